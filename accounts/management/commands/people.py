@@ -1,0 +1,69 @@
+from pathlib import Path
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from accounts.models import Role
+from accounts.services import ImportError_, people_import_csv, team_get_or_create, user_create_or_update
+
+
+class Command(BaseCommand):
+    help = "Create users and teams, or bulk-import them from CSV (username,email,name,team,role)."
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="action", required=True)
+        imp = sub.add_parser("import", help="Import a CSV file; a bad row changes nothing.")
+        imp.add_argument("csv_file")
+        add = sub.add_parser("add", help="Create or update one user.")
+        add.add_argument("username")
+        add.add_argument("--email", default="")
+        add.add_argument("--name", default="")
+        add.add_argument("--team", default="")
+        add.add_argument("--role", default=Role.EMPLOYEE, choices=Role.values)
+        add.add_argument("--password", help="Set this password (otherwise the user cannot log in until one is set).")
+        team = sub.add_parser("team", help="Create a team, optionally naming its managers.")
+        team.add_argument("name")
+        team.add_argument("--manager", action="append", default=[], help="username; repeatable")
+
+    def handle(self, *args, action, **opts):
+        getattr(self, f"handle_{action}")(**opts)
+
+    def handle_import(self, csv_file, **_):
+        path = Path(csv_file)
+        if not path.is_file():
+            raise CommandError(f"{path} does not exist")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise CommandError(f"{path} is not UTF-8 text: {exc}") from exc
+        try:
+            result = people_import_csv(text=text)
+        except ImportError_ as exc:
+            raise CommandError("Nothing was imported. Fix these rows and run again:\n  " + "\n  ".join(exc.errors)) from exc
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Imported {result.created} new and {result.updated} updated users, "
+                f"{result.teams_created} new teams."
+            )
+        )
+
+    def handle_add(self, username, email, name, team, role, password, **_):
+        try:
+            team_obj = team_get_or_create(name=team) if team else None
+            user = user_create_or_update(
+                username=username, email=email, name=name, role=role, team=team_obj, password=password
+            )
+        except ValidationError as exc:
+            raise CommandError("; ".join(exc.messages)) from exc
+        self.stdout.write(self.style.SUCCESS(f"Saved {user.username} ({user.role})"))
+
+    def handle_team(self, name, manager, **_):
+        from accounts.models import User
+
+        team = team_get_or_create(name=name)
+        for username in manager:
+            user = User.objects.filter(username=username).first()
+            if user is None:
+                raise CommandError(f"No user {username!r}")
+            team.managers.add(user)
+        self.stdout.write(self.style.SUCCESS(f"Team {team.name}: managers {[u.username for u in team.managers.all()]}"))

@@ -1,0 +1,159 @@
+"""Writes for people and teams."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+
+from .models import Role, Team, User
+
+CSV_COLUMNS = ["username", "email", "name", "team", "role"]
+
+
+def team_get_or_create(*, name: str) -> Team:
+    name = name.strip()
+    team = Team.objects.filter(name=name).first()
+    if team is None:
+        team = Team(name=name)
+        team.full_clean()
+        team.save()
+    return team
+
+
+def user_create_or_update(
+    *,
+    username: str,
+    email: str = "",
+    name: str = "",
+    role: str = Role.EMPLOYEE,
+    team: Team | None = None,
+    password: str | None = None,
+) -> User:
+    """Create a user, or update the profile fields of an existing one.
+
+    Admins get Django admin access; a manager is made a manager of their team.
+    """
+    user = User.objects.filter(username=username).first() or User(username=username)
+    user.email = email
+    user.name = name
+    user.role = role
+    user.team = team
+    user.is_staff = role == Role.ADMIN
+    user.is_superuser = role == Role.ADMIN
+    if password is not None:
+        user.set_password(password)
+    elif not user.pk:
+        user.set_unusable_password()
+    user.full_clean(exclude=["password"])
+    user.save()
+    if team is not None and role == Role.MANAGER:
+        team.managers.add(user)
+    return user
+
+
+@dataclass
+class ImportResult:
+    created: int = 0
+    updated: int = 0
+    teams_created: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class ImportError_(ValueError):
+    """The file has bad rows; nothing was written. `errors` name the lines."""
+
+    def __init__(self, errors: list[str]):
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+def _validate_row(lineno: int, row: dict, seen: dict[str, int]) -> list[str]:
+    errors = []
+    username = (row.get("username") or "").strip()
+    if not username:
+        errors.append(f"line {lineno}: username is empty")
+    else:
+        try:
+            User.username_validator(username)
+        except ValidationError:
+            errors.append(f"line {lineno}: username {username!r} may contain only letters, digits and @/./+/-/_")
+        if len(username) > 150:
+            errors.append(f"line {lineno}: username is longer than 150 characters")
+        if username in seen:
+            errors.append(f"line {lineno}: username {username!r} already appears on line {seen[username]}")
+        seen.setdefault(username, lineno)
+    email = (row.get("email") or "").strip()
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError:
+            errors.append(f"line {lineno}: {email!r} is not a valid email address")
+    role = (row.get("role") or "").strip().lower() or Role.EMPLOYEE
+    if role not in Role.values:
+        errors.append(f"line {lineno}: role {role!r} is not one of {', '.join(Role.values)}")
+    team = (row.get("team") or "").strip()
+    if role == Role.MANAGER and not team:
+        errors.append(f"line {lineno}: a manager needs a team")
+    if len(team) > 100:
+        errors.append(f"line {lineno}: team name is longer than 100 characters")
+    return errors
+
+
+def people_import_csv(*, text: str) -> ImportResult:
+    """Import users and teams from CSV (username, email, name, team, role).
+
+    All rows are checked first; if any is bad, nothing is written and every error
+    names its line. Existing users are updated, so re-importing is safe.
+    """
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    missing = [c for c in CSV_COLUMNS if c not in header]
+    if missing:
+        raise ImportError_([f"line 1: missing column(s): {', '.join(missing)} (expected {', '.join(CSV_COLUMNS)})"])
+    reader.fieldnames = header
+
+    rows, errors, seen = [], [], {}
+    for row in reader:
+        lineno = reader.line_num
+        if not any((v or "").strip() for v in row.values() if isinstance(v, str)):
+            continue  # blank line
+        if None in row:
+            errors.append(f"line {lineno}: too many fields")
+        errors.extend(_validate_row(lineno, row, seen))
+        rows.append(row)
+    if not rows and not errors:
+        errors.append("the file has no rows")
+    if errors:
+        raise ImportError_(errors)
+
+    result = ImportResult()
+    with transaction.atomic():
+        usernames = [r["username"].strip() for r in rows]
+        existing = set(User.objects.filter(username__in=usernames).values_list("username", flat=True))
+        known_teams = set(Team.objects.values_list("name", flat=True))
+        for row in rows:
+            team_name = (row.get("team") or "").strip()
+            team = None
+            if team_name:
+                team = team_get_or_create(name=team_name)
+                if team_name not in known_teams:
+                    known_teams.add(team_name)
+                    result.teams_created += 1
+            username = row["username"].strip()
+            user_create_or_update(
+                username=username,
+                email=(row.get("email") or "").strip(),
+                name=(row.get("name") or "").strip(),
+                role=(row.get("role") or "").strip().lower() or Role.EMPLOYEE,
+                team=team,
+            )
+            if username in existing:
+                result.updated += 1
+            else:
+                result.created += 1
+    return result

@@ -1,0 +1,27 @@
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Role
+
+from .permissions import has_role
+
+# (url name, label, minimum role); the layout shows what the user may open.
+NAV = [
+    ("courseapp:catalog", _("Courses"), Role.EMPLOYEE),
+    ("playground:index", _("Playground"), Role.EMPLOYEE),
+    ("accounts:dashboard", _("Team dashboard"), Role.MANAGER),
+    ("core:curation", _("Curation"), Role.ADMIN),
+]
+
+
+def navigation(request):
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"nav_items": []}
+    path = request.path
+    items = []
+    for name, label, role in NAV:
+        if has_role(user, role):
+            url = reverse(name)
+            items.append({"url": url, "label": label, "active": path.startswith(url)})
+    return {"nav_items": items}

@@ -1,0 +1,91 @@
+"""Start every process the site needs and stop them all on Ctrl-C.
+
+Embedded default: the ASGI server (with the model worker inside it) and a Celery
+worker. Production-style (REDIS_URL set): also a separate model worker process.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Run the ASGI server, the model worker and a Celery worker; Ctrl-C stops them all."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+        parser.add_argument("--no-celery", action="store_true", help="don't start a Celery worker")
+
+    def handle(self, *args, host, port, no_celery, **options):
+        python = sys.executable
+        manage = str(settings.BASE_DIR / "manage.py")
+        commands = {
+            "web": [python, "-m", "uvicorn", "config.asgi:application", "--host", host, "--port", str(port),
+                    "--lifespan", "on", "--ws", "websockets", "--log-level", "warning"],
+        }
+        if not settings.LLM_EMBEDDED_WORKER:
+            commands["model-worker"] = [python, manage, "model_worker"]
+        if not no_celery:
+            commands["celery"] = [python, "-m", "celery", "-A", "config", "worker", "--concurrency", "1",
+                                  "--loglevel", "WARNING", "-Q", settings.CELERY_TASK_DEFAULT_QUEUE,
+                                  "-n", f"worker@{socket.gethostname()}"]
+        self.procs: dict[str, subprocess.Popen] = {}
+        stopping = False
+
+        def stop(signum=None, frame=None):
+            nonlocal stopping
+            if stopping:
+                return
+            stopping = True
+            self.stdout.write("\nStopping…")
+            for proc in self.procs.values():
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + 15
+            for name, proc in self.procs.items():
+                try:
+                    proc.wait(max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    self.stdout.write(f"{name} did not stop in time; killing it")
+                    proc.kill()
+            self.stdout.write("All processes stopped.")
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        for name, cmd in commands.items():
+            # Own process groups: a Ctrl-C reaches us, and we stop each child in order.
+            self.procs[name] = subprocess.Popen(cmd, cwd=settings.BASE_DIR, start_new_session=True)
+        if self._wait_for_port(host, port):
+            url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}/"
+            mode = "embedded" if settings.LLM_EMBEDDED_WORKER else "production"
+            self.stdout.write(self.style.SUCCESS(f"LLM Academy ({mode}) is serving at {url}  (Ctrl-C stops everything)"))
+            self.stdout.write(f"Health: {url}healthz — models load in the background for a few seconds.")
+        exit_code = 0
+        while not stopping:
+            for name, proc in self.procs.items():
+                if proc.poll() is not None and not stopping:
+                    self.stderr.write(f"{name} exited with status {proc.returncode}; stopping the rest.")
+                    exit_code = proc.returncode or 1
+                    stop()
+                    break
+            time.sleep(0.5)
+        sys.exit(exit_code)
+
+    def _wait_for_port(self, host, port, timeout=60) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.procs["web"].poll() is not None:
+                return False
+            try:
+                with socket.create_connection((host if host not in ("0.0.0.0", "") else "127.0.0.1", port), 0.5):
+                    return True
+            except OSError:
+                time.sleep(0.2)
+        return False

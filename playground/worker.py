@@ -1,0 +1,171 @@
+"""The model worker: owns the loaded models and answers over the channel layer.
+
+Consumers never run a model. They send requests to the shared REQUESTS channel
+(any worker may take one) and get replies on their own channel. Every worker also
+joins WORKERS_GROUP, so /healthz can ask all of them what they have loaded.
+
+In production each GPU runs one worker process (`manage.py model_worker`), reached
+through Redis. In the embedded default the worker is an asyncio task inside the
+ASGI server, sharing its in-memory channel layer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+REQUESTS = "llm.requests"
+WORKERS_GROUP = "llm.workers"
+GROUP_REFRESH_SECONDS = 300  # channels_redis expires group membership after a day
+
+
+class ModelWorker:
+    def __init__(self, *, channel_layer=None, name: str = "", device_setting: str | None = None):
+        self.layer = channel_layer or get_channel_layer()
+        self.name = name or settings.LLM_WORKER_NAME or f"{socket.gethostname()}:{os.getpid()}"
+        self.device_setting = device_setting or settings.LLM_DEVICE
+        self.device = "unknown"
+        self.started_at = time.time()
+        self.state = "starting"  # starting → loading → ready (or failed)
+        self.models: dict = {}  # name → LoadedModel
+        self.failures: dict[str, str] = {}  # name → message
+        self.channel = ""
+        self.ready = asyncio.Event()
+
+    # --- lifecycle -----------------------------------------------------------
+    async def run(self):
+        self.channel = await self.layer.new_channel("llm.worker.")
+        await self.layer.group_add(WORKERS_GROUP, self.channel)
+        tasks = [
+            asyncio.create_task(self._serve(self.channel), name="worker-private"),
+            asyncio.create_task(self._refresh_group(), name="worker-group"),
+            asyncio.create_task(self._load_all(), name="worker-load"),
+        ]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await self.layer.group_discard(WORKERS_GROUP, self.channel)
+
+    async def _refresh_group(self):
+        while True:
+            await asyncio.sleep(GROUP_REFRESH_SECONDS)
+            await self.layer.group_add(WORKERS_GROUP, self.channel)
+
+    async def _load_all(self):
+        from .selectors import model_specs_enabled
+
+        self.state = "loading"
+        specs = await sync_to_async(model_specs_enabled, thread_sensitive=False)()
+        try:
+            self.device = await asyncio.to_thread(self._resolve_device)
+        except Exception as exc:  # a bad LLM_DEVICE fails every model the same way
+            self.failures = {s.name: str(exc) for s in specs}
+            self.state = "failed"
+            self.ready.set()
+            return
+        for spec in specs:
+            try:
+                loaded = await asyncio.to_thread(self._load, spec)
+            except Exception as exc:  # keep serving the models that did load
+                logger.warning("Model %s failed to load: %s", spec.name, exc)
+                self.failures[spec.name] = str(exc)
+            else:
+                self.models[spec.name] = loaded
+                logger.info("Loaded %s on %s in %.2f s", spec.name, self.device, loaded.load_seconds)
+        self.state = "ready" if self.models or not specs else "failed"
+        self.ready.set()
+        # Only now start taking shared requests, so no request waits on a load.
+        await self._serve(REQUESTS)
+
+    def _resolve_device(self) -> str:
+        from .ml.loading import resolve_device
+
+        return resolve_device(self.device_setting)
+
+    def _load(self, spec):
+        from .ml.loading import load_model
+
+        return load_model(spec, device=self.device)
+
+    # --- dispatch ------------------------------------------------------------
+    async def _serve(self, channel: str):
+        while True:
+            message = await self.layer.receive(channel)
+            handler = getattr(self, "handle_" + message.get("type", "").replace(".", "_"), None)
+            if handler is None:
+                logger.warning("Unknown message type %r", message.get("type"))
+                continue
+            try:
+                await handler(message)
+            except Exception as exc:  # one bad request must not stop the worker
+                logger.exception("Error handling %s", message.get("type"))
+                await self.reply(message, {"type": "worker.error", "code": "internal", "message": str(exc)})
+
+    async def reply(self, request: dict, payload: dict):
+        reply_to = request.get("reply_to")
+        if reply_to:
+            payload.setdefault("request_id", request.get("request_id"))
+            await self.layer.send(reply_to, payload)
+
+    def status(self) -> dict:
+        return {
+            "name": self.name,
+            "state": self.state,
+            "device": self.device,
+            "uptime_seconds": round(time.time() - self.started_at, 1),
+            "models": [m.describe() for m in self.models.values()],
+            "failed_models": self.failures,
+        }
+
+    async def handle_worker_ping(self, message):
+        await self.reply(message, {"type": "worker.pong", "worker": self.status()})
+
+    async def handle_tokenize(self, message):
+        loaded = self.models.get(message.get("model"))
+        if loaded is None:
+            await self.reply(message, {"type": "worker.error", "code": "unknown_model",
+                                       "message": f"Model {message.get('model')!r} is not loaded on this worker."})
+            return
+        from .ml.tokens import tokenize
+
+        tokens = tokenize(loaded.tokenizer, str(message.get("text", "")))
+        await self.reply(message, {"type": "tokenize.result", "model": loaded.spec.name, "tokens": tokens})
+
+
+async def ping_workers(*, timeout: float = 1.5, channel_layer=None) -> list[dict]:
+    """Ask every model worker for its status; collect replies until `timeout`."""
+    layer = channel_layer or get_channel_layer()
+    reply_to = await layer.new_channel("llm.ping.")
+    await layer.group_send(WORKERS_GROUP, {"type": "worker.ping", "reply_to": reply_to})
+    replies: list[dict] = []
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            message = await asyncio.wait_for(layer.receive(reply_to), left)
+        except asyncio.TimeoutError:
+            break
+        if message.get("type") == "worker.pong":
+            replies.append(message["worker"])
+    return replies
+
+
+_embedded: ModelWorker | None = None
+
+
+async def start_embedded_worker() -> asyncio.Task:
+    """Run a worker inside this process (embedded mode); models load in the background."""
+    global _embedded
+    _embedded = ModelWorker()
+    task = asyncio.create_task(_embedded.run(), name="embedded-model-worker")
+    return task

@@ -1,0 +1,41 @@
+"""Copy the front-end libraries we serve from node_modules into static/vendor/.
+
+npm installs them from the registry at the versions pinned in package-lock.json;
+this script only picks the files the pages load. static/vendor/ is not committed.
+"""
+
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+NODE = ROOT / "node_modules"
+VENDOR = ROOT / "static" / "vendor"
+
+# destination (under static/vendor) → source (under node_modules); a trailing
+# slash copies a whole folder.
+FILES = {
+    "htmx/htmx.min.js": "htmx.org/dist/htmx.min.js",
+    "htmx/ws.js": "htmx-ext-ws/dist/ws.js",
+}
+
+
+def main() -> int:
+    missing = [src for src in FILES.values() if not (NODE / src.rstrip("/")).exists()]
+    if missing:
+        print("Missing from node_modules (run `npm ci`):", *missing, sep="\n  ", file=sys.stderr)
+        return 1
+    for dest, src in FILES.items():
+        target = VENDOR / dest.rstrip("/")
+        source = NODE / src.rstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if src.endswith("/"):
+            shutil.copytree(source, target, dirs_exist_ok=True)
+        else:
+            shutil.copy2(source, target)
+    print(f"Vendored {len(FILES)} front-end assets into {VENDOR.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

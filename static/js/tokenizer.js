@@ -1,0 +1,56 @@
+// Tokenizer view: asks the model worker over the playground WebSocket.
+(() => {
+  const root = document.getElementById("tokenizer");
+  if (!root) return;
+  const form = document.getElementById("tokenize-form");
+  const status = document.getElementById("tok-status");
+  const output = document.getElementById("tok-output");
+  const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+  let socket = null;
+
+  function connect() {
+    return new Promise((resolve, reject) => {
+      if (socket && socket.readyState === WebSocket.OPEN) return resolve(socket);
+      socket = new WebSocket(scheme + location.host + root.dataset.wsPath);
+      socket.addEventListener("open", () => resolve(socket), { once: true });
+      socket.addEventListener("error", () => reject(new Error("connection failed")), { once: true });
+      socket.addEventListener("message", (event) => render(JSON.parse(event.data)));
+    });
+  }
+
+  function render(msg) {
+    if (msg.type === "error") {
+      status.textContent = msg.message;
+      status.classList.add("error");
+      return;
+    }
+    if (msg.type !== "tokens") return;
+    status.classList.remove("error");
+    status.textContent = `${msg.tokens.length} tokens`;
+    output.replaceChildren(
+      ...msg.tokens.map((t) => {
+        const li = document.createElement("li");
+        li.className = "token";
+        const text = document.createElement("span");
+        text.className = "token-text";
+        text.textContent = t.text.replace(/ /g, "·").replace(/\n/g, "↵");
+        const id = document.createElement("span");
+        id.className = "token-id";
+        id.textContent = t.id;
+        li.append(text, id);
+        return li;
+      })
+    );
+  }
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    status.textContent = "…";
+    try {
+      const ws = await connect();
+      ws.send(JSON.stringify({ type: "tokenize", model: form.model.value, text: form.text.value }));
+    } catch (err) {
+      status.textContent = "Could not reach the server: " + err.message;
+    }
+  });
+})();

@@ -39,7 +39,7 @@ async def check_channel_layer() -> dict:
     started = time.perf_counter()
     layer = get_channel_layer()
     try:
-        channel = await layer.new_channel("health.")
+        channel = await layer.new_channel()
         await layer.send(channel, {"type": "health.echo"})
         message = await asyncio.wait_for(layer.receive(channel), 2)
         ok = message.get("type") == "health.echo"

@@ -11,7 +11,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from accounts.models import Role
 from core.permissions import has_role
 
-from .worker import REQUESTS
+from .worker import requests_channel
 
 MAX_TOKENIZE_CHARS = 20_000
 
@@ -44,7 +44,7 @@ class PlaygroundConsumer(AsyncJsonWebsocketConsumer):
             await self.send_error("too_long", f"Text is limited to {MAX_TOKENIZE_CHARS} characters.")
             return
         await self.channel_layer.send(
-            REQUESTS,
+            requests_channel(),
             {
                 "type": "tokenize",
                 "reply_to": self.channel_name,

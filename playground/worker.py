@@ -1,6 +1,7 @@
 """The model worker: owns the loaded models and answers over the channel layer.
 
-Consumers never run a model. They send requests to the shared REQUESTS channel
+Consumers never run a model. They send requests to the shared requests channel
+(settings.LLM_REQUESTS_CHANNEL)
 (any worker may take one) and get replies on their own channel. Every worker also
 joins WORKERS_GROUP, so /healthz can ask all of them what they have loaded.
 
@@ -23,9 +24,13 @@ from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
-REQUESTS = "llm.requests"
 WORKERS_GROUP = "llm.workers"
 GROUP_REFRESH_SECONDS = 300  # channels_redis expires group membership after a day
+
+
+def requests_channel() -> str:
+    """The channel every worker takes requests from (one worker gets each message)."""
+    return settings.LLM_REQUESTS_CHANNEL
 
 
 class ModelWorker:
@@ -43,7 +48,10 @@ class ModelWorker:
 
     # --- lifecycle -----------------------------------------------------------
     async def run(self):
-        self.channel = await self.layer.new_channel("llm.worker.")
+        # Always the default "specific." prefix: channels_redis multiplexes every
+        # process-specific channel of a process through one blocking pop, per prefix;
+        # a second prefix in the same process would wait out the pop's 5 s timeout.
+        self.channel = await self.layer.new_channel()
         await self.layer.group_add(WORKERS_GROUP, self.channel)
         tasks = [
             asyncio.create_task(self._serve(self.channel), name="worker-private"),
@@ -55,7 +63,10 @@ class ModelWorker:
         finally:
             for task in tasks:
                 task.cancel()
-            await self.layer.group_discard(WORKERS_GROUP, self.channel)
+            try:
+                await asyncio.shield(self.layer.group_discard(WORKERS_GROUP, self.channel))
+            except Exception:  # shutting down anyway; the group entry expires by itself
+                logger.debug("group_discard failed at shutdown", exc_info=True)
 
     async def _refresh_group(self):
         while True:
@@ -63,10 +74,8 @@ class ModelWorker:
             await self.layer.group_add(WORKERS_GROUP, self.channel)
 
     async def _load_all(self):
-        from .selectors import model_specs_enabled
-
         self.state = "loading"
-        specs = await sync_to_async(model_specs_enabled, thread_sensitive=False)()
+        specs = await sync_to_async(_enabled_specs, thread_sensitive=False)()
         try:
             self.device = await asyncio.to_thread(self._resolve_device)
         except Exception as exc:  # a bad LLM_DEVICE fails every model the same way
@@ -86,7 +95,7 @@ class ModelWorker:
         self.state = "ready" if self.models or not specs else "failed"
         self.ready.set()
         # Only now start taking shared requests, so no request waits on a load.
-        await self._serve(REQUESTS)
+        await self._serve(requests_channel())
 
     def _resolve_device(self) -> str:
         from .ml.loading import resolve_device
@@ -146,7 +155,7 @@ class ModelWorker:
 async def ping_workers(*, timeout: float = 1.5, channel_layer=None) -> list[dict]:
     """Ask every model worker for its status; collect replies until `timeout`."""
     layer = channel_layer or get_channel_layer()
-    reply_to = await layer.new_channel("llm.ping.")
+    reply_to = await layer.new_channel()  # default prefix; see ModelWorker.run
     await layer.group_send(WORKERS_GROUP, {"type": "worker.ping", "reply_to": reply_to})
     replies: list[dict] = []
     deadline = time.monotonic() + timeout
@@ -158,6 +167,17 @@ async def ping_workers(*, timeout: float = 1.5, channel_layer=None) -> list[dict
         if message.get("type") == "worker.pong":
             replies.append(message["worker"])
     return replies
+
+
+def _enabled_specs():
+    from django.db import connection
+
+    from .selectors import model_specs_enabled
+
+    try:
+        return model_specs_enabled()
+    finally:
+        connection.close()  # this runs in a pool thread; don't leave its connection open
 
 
 _embedded: ModelWorker | None = None

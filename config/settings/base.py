@@ -126,6 +126,7 @@ STORAGES = {
 # slows the start; production collects into hashed, compressed files instead.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns when it is absent
 MEDIA_ROOT = VAR_DIR / "media"
 
 REDIS_URL = env_str("REDIS_URL", "")
@@ -182,6 +183,8 @@ LLM_DEVICE = env_str("LLM_DEVICE", "auto")  # auto | cpu | cuda | cuda:N
 # Run the model worker inside the ASGI server (embedded) or as its own process.
 LLM_EMBEDDED_WORKER = env_bool("LLM_EMBEDDED_WORKER", not REDIS_URL)
 LLM_WORKER_NAME = env_str("LLM_WORKER_NAME", "")
+# Shared channel the model workers take requests from; one deployment, one name.
+LLM_REQUESTS_CHANNEL = env_str("LLM_REQUESTS_CHANNEL", "llm.requests")
 
 LOGGING = {
     "version": 1,

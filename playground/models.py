@@ -26,7 +26,7 @@ class ModelEntry(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        ordering = ["-is_builtin", "name"]
+        ordering = ["-is_builtin", "kind", "name"]
         verbose_name = _("model")
 
     def __str__(self):

@@ -43,5 +43,5 @@ async def model_worker(registered_models, settings):
     task.cancel()
     try:
         await task
-    except (asyncio.CancelledError, Exception):  # noqa: BLE001  (redis may report the cancel as a timeout)
+    except (asyncio.CancelledError, Exception):  # noqa: S110  (redis may report the cancel as a timeout)
         pass

@@ -26,7 +26,7 @@ def test_database_url() -> str:
 def child_env(**extra) -> dict:
     env = dict(os.environ)
     env.update(
-        DJANGO_SETTINGS_MODULE="config.settings.base",
+        DJANGO_SETTINGS_MODULE="config.settings.test",  # same password hasher as the test process
         DATABASE_URL=test_database_url(),
         LLM_VAR_DIR=str(settings.VAR_DIR),
         PYTHONUNBUFFERED="1",
@@ -73,6 +73,20 @@ def celery_worker(django_db_setup, django_db_blocker):
     log.close()
 
 
+def health(url: str) -> dict:
+    import json
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url + "/healthz", timeout=5) as r:  # noqa: S310  (our own local server)
+            return json.load(r)
+    except urllib.error.HTTPError as exc:  # 503 still carries the report
+        return json.load(exc)
+    except OSError:  # not listening yet
+        return {}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -105,17 +119,14 @@ def asgi_server(django_db_setup, django_db_blocker):
          "--ws", "websockets"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     procs.append(web)
     url = f"http://127.0.0.1:{port}"
-    import urllib.request
-
     deadline = time.monotonic() + 120
     ready = False
     while time.monotonic() < deadline and not ready:
         if any(p.poll() is not None for p in procs):
             break
-        try:
-            with urllib.request.urlopen(url + "/healthz", timeout=5) as r:  # noqa: S310  (our own local server)
-                ready = r.status == 200
-        except Exception:  # noqa: BLE001  (503 while models load, refused while starting)
+        # Ready once the model worker reports its models (no Celery worker runs here).
+        ready = health(url).get("model_workers", {}).get("ok", False)
+        if not ready:
             time.sleep(0.5)
     if not ready:
         for p in procs:

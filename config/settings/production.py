@@ -17,6 +17,11 @@ CSRF_COOKIE_SECURE = True
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SILENCED_SYSTEM_CHECKS = [
+    # Joining the browsers' HSTS preload list is hard to undo and is the company's
+    # call for its whole domain, so it stays opt-in (SECURE_HSTS_PRELOAD=1).
+    "security.W021",
+]
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
 # Hashed, compressed files from `collectstatic`, cached forever by browsers.

@@ -1,10 +1,12 @@
 """Test settings: the base settings with fast substitutes, each for a reason."""
 
 from .base import *  # noqa: F403  (settings modules layer by star import)
+from .env import env_bool
 
 # MD5 hashing makes creating users in tests ~100x faster; never use it for real.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Emails are captured in django.core.mail.outbox instead of printed.
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-# Tests start the model worker themselves, in their own event loop.
-LLM_EMBEDDED_WORKER = False
+# Tests start the model worker themselves, in their own event loop; a server
+# process started by a browser test turns the embedded one back on.
+LLM_EMBEDDED_WORKER = env_bool("LLM_EMBEDDED_WORKER", False)

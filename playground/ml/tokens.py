@@ -12,4 +12,4 @@ def tokenize(tokenizer, text: str) -> list[dict]:
     """Split text into tokens: each with its id, raw piece and readable text."""
     ids = tokenizer(text, add_special_tokens=False)["input_ids"]
     pieces = tokenizer.convert_ids_to_tokens(ids)
-    return [{"id": int(i), "piece": p, "text": piece_text(tokenizer, i)} for i, p in zip(ids, pieces)]
+    return [{"id": int(i), "piece": p, "text": piece_text(tokenizer, i)} for i, p in zip(ids, pieces, strict=True)]

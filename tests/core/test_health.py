@@ -7,7 +7,6 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.test import AsyncClient
 
-
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 

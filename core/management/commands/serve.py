@@ -63,7 +63,7 @@ class Command(BaseCommand):
             # Own process groups: a Ctrl-C reaches us, and we stop each child in order.
             self.procs[name] = subprocess.Popen(cmd, cwd=settings.BASE_DIR, start_new_session=True)
         if self._wait_for_port(host, port):
-            url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}/"
+            url = f"http://{self._local(host)}:{port}/"
             mode = "embedded" if settings.LLM_EMBEDDED_WORKER else "production"
             self.stdout.write(self.style.SUCCESS(f"LLM Academy ({mode}) is serving at {url}  (Ctrl-C stops everything)"))
             self.stdout.write(f"Health: {url}healthz — models load in the background for a few seconds.")
@@ -78,13 +78,18 @@ class Command(BaseCommand):
             time.sleep(0.5)
         sys.exit(exit_code)
 
+    @staticmethod
+    def _local(host: str) -> str:
+        """Where to reach a server bound to `host` from this machine."""
+        return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host  # noqa: S104  (comparing, not binding)
+
     def _wait_for_port(self, host, port, timeout=60) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.procs["web"].poll() is not None:
                 return False
             try:
-                with socket.create_connection((host if host not in ("0.0.0.0", "") else "127.0.0.1", port), 0.5):
+                with socket.create_connection((self._local(host), port), 0.5):
                     return True
             except OSError:
                 time.sleep(0.2)

@@ -111,6 +111,7 @@ class ModelWorker:
     async def _serve(self, channel: str):
         while True:
             message = await self.layer.receive(channel)
+            logger.debug("%s: %s", channel, message.get("type"))
             handler = getattr(self, "handle_" + message.get("type", "").replace(".", "_"), None)
             if handler is None:
                 logger.warning("Unknown message type %r", message.get("type"))

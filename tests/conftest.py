@@ -41,6 +41,11 @@ def pytest_sessionstart(session):
         pytest.exit("Required services are down:\n  " + "\n  ".join(problems), returncode=3)
 
 
+def pytest_collection_modifyitems(config, items):
+    # Browser tests last: the other tests get their (fast) failures in first.
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
 def pytest_report_header(config):
     db = settings.DATABASES["default"]
     return [

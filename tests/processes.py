@@ -24,7 +24,7 @@ def test_database_url() -> str:
 
 
 def child_env(**extra) -> dict:
-    env = dict(os.environ)
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
     env.update(
         DJANGO_SETTINGS_MODULE="config.settings.test",  # same password hasher as the test process
         DATABASE_URL=test_database_url(),

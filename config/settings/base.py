@@ -136,7 +136,9 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # redis-py 8 defaults to a 5 s socket timeout, the same as channels_redis'
+                # blocking-pop timeout, so an idle receive would die with "Timeout reading".
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
                 # Token events are coalesced; this is headroom for bursts, not a queue.
                 "capacity": env_int("CHANNEL_LAYER_CAPACITY", 500),
                 "expiry": 30,

@@ -1,5 +1,7 @@
 """The playground WebSocket, through the full ASGI stack, against a real model worker."""
 
+import asyncio
+
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
@@ -64,4 +66,17 @@ async def test_errors_come_back_as_error_events_and_the_worker_keeps_serving(mod
     await comm.send_json_to({"type": "tokenize", "model": "minilm-l6-v2", "text": "still here"})
     reply = await comm.receive_json_from(timeout=10)
     assert reply["type"] == "tokens" and len(reply["tokens"]) == 2
+    await comm.disconnect()
+
+
+async def test_worker_keeps_serving_after_idling_past_the_blocking_pop_timeout(model_worker):
+    # channels_redis blocks 5 s per pop; redis-py 8's default socket timeout is also
+    # 5 s, which once killed an idle worker. Idle longer than that, then ask.
+    comm = communicator(await session_cookie())
+    await comm.connect()
+    await asyncio.sleep(6.5)
+    assert model_worker.state == "ready"
+    await comm.send_json_to({"type": "tokenize", "model": "smollm2-135m-instruct", "text": "awake"})
+    reply = await comm.receive_json_from(timeout=10)
+    assert reply["type"] == "tokens"
     await comm.disconnect()

@@ -98,7 +98,7 @@ def one_run(clone, port, log_name):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument("--clone", default="/tmp/llm-academy-fresh")
+    parser.add_argument("--clone", default="/tmp/llm-academy-fresh")  # noqa: S108  (a scratch clone we delete first)
     args = parser.parse_args()
     clone = Path(args.clone)
     shutil.rmtree(clone, ignore_errors=True)

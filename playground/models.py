@@ -1,5 +1,8 @@
+import uuid
+
 from django.conf import settings
 from django.db import models
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 
@@ -31,3 +34,49 @@ class ModelEntry(models.Model):
 
     def __str__(self):
         return self.display_name
+
+
+class RunStatus(models.TextChoices):
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    STOPPED = "stopped", _("Stopped")
+    ERROR = "error", _("Error")
+
+
+class PlaygroundRun(models.Model):
+    """One generation in the playground: what was asked, what came out, and its cost.
+
+    The consumer creates the row when the employee presses Generate; the model worker
+    fills in the result, so a closed tab loses nothing.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="playground_runs")
+    model_name = models.CharField(max_length=100)
+    mode = models.CharField(max_length=16, choices=[("completion", _("Completion")), ("chat", _("Chat"))])
+    prompt = models.TextField()
+    params = models.JSONField(default=dict)
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.RUNNING, db_index=True)
+    finish_reason = models.CharField(max_length=32, blank=True)
+    error = models.TextField(blank=True)
+    output = models.TextField(blank=True)
+    tokens = models.JSONField(default=list, blank=True)  # [{id, text, p, top: [{id, text, p}]}]
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    ttft_ms = models.FloatField(null=True, blank=True)
+    tokens_per_second = models.FloatField(null=True, blank=True)
+    compute_seconds = models.FloatField(default=0.0)  # this run's share of forward-pass time
+    device = models.CharField(max_length=32, blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "status", "created_at"])]
+
+    def __str__(self):
+        return f"{self.user} · {self.model_name} · {self.created_at:%Y-%m-%d %H:%M}"
+
+    def get_absolute_url(self):
+        return reverse("playground:run", args=[self.public_id])

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
 
 from .ml.errors import ModelNotAvailable
 from .ml.loading import ModelSpec, check_available
-from .models import ModelEntry
+from .models import ModelEntry, PlaygroundRun, RunStatus
 
 
 def model_register(
@@ -60,3 +64,63 @@ def models_provision_defaults(*, log=print) -> list[ModelEntry]:
             )
         )
     return entries
+
+
+# --- playground runs ------------------------------------------------------------------
+
+# A run still "running" after this long belongs to a worker that died; it no longer
+# counts against the employee's concurrency cap.
+RUN_STALE_AFTER = timedelta(minutes=10)
+
+
+class RunLimitReached(Exception):
+    code = "too_many_generations"
+
+
+def run_create(*, user, model_name: str, mode: str, prompt: str, params: dict) -> PlaygroundRun:
+    """Record a new generation, refusing it when the employee already has too many running.
+
+    The count and the insert happen in one transaction that locks the user's row, so two
+    tabs pressing Generate at once cannot both slip under the cap.
+    """
+    cap = settings.LLM_MAX_CONCURRENT_PER_USER
+    with transaction.atomic():
+        get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+        running = PlaygroundRun.objects.filter(
+            user=user, status=RunStatus.RUNNING, created_at__gte=timezone.now() - RUN_STALE_AFTER
+        ).count()
+        if running >= cap:
+            raise RunLimitReached(
+                f"You already have {running} generation(s) running; the limit is {cap}. "
+                "Stop one or wait for it to finish."
+            )
+        run = PlaygroundRun(user=user, model_name=model_name, mode=mode, prompt=prompt, params=params)
+        run.full_clean()
+        run.save()
+    return run
+
+
+def run_finish(*, run_id: int, done: dict, tokens: list[dict], worker: str, device: str) -> None:
+    """Store a finished generation (called by the model worker, which owns the result)."""
+    status = RunStatus.STOPPED if done["finish_reason"] == "stopped" else RunStatus.DONE
+    ttft = done.get("ttft_seconds")
+    PlaygroundRun.objects.filter(pk=run_id).update(
+        status=status,
+        finish_reason=done["finish_reason"],
+        output=done["text"],
+        tokens=tokens,
+        prompt_tokens=done["prompt_tokens"],
+        completion_tokens=done["completion_tokens"],
+        ttft_ms=round(ttft * 1000, 1) if ttft is not None else None,
+        tokens_per_second=done.get("tokens_per_second"),
+        compute_seconds=done.get("compute_seconds") or 0.0,
+        worker=worker,
+        device=device,
+        finished_at=timezone.now(),
+    )
+
+
+def run_fail(*, run_id: int, code: str, message: str) -> None:
+    PlaygroundRun.objects.filter(pk=run_id, status=RunStatus.RUNNING).update(
+        status=RunStatus.ERROR, finish_reason=code, error=message, finished_at=timezone.now()
+    )

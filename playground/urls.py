@@ -6,4 +6,6 @@ app_name = "playground"
 
 urlpatterns = [
     path("", views.index, name="index"),
+    path("runs/", views.runs, name="runs"),
+    path("runs/<uuid:public_id>/", views.run_detail, name="run"),
 ]

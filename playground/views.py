@@ -1,11 +1,67 @@
-from django.shortcuts import render
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, render
 
 from accounts.models import Role
 from core.permissions import role_required
 
-from .selectors import models_enabled
+from .models import PlaygroundRun
+from .params import MODES, PARAMS, ParamError, validate_start
+from .selectors import causal_models_enabled, models_enabled, run_visible_to, runs_for_user
+
+VIEWS = ("generation", "probabilities", "attention")
+
+
+def _preset(request, models) -> tuple[dict, list[str]]:
+    """Initial form values from the query string (lessons' "Try it" links use it).
+
+    A bad value falls back to its default and is reported, so a stale link still opens.
+    """
+    query = request.GET
+    notes = []
+    names = [m.name for m in models]
+    preset = {"model": names[0] if names else "", "mode": "completion", "view": "generation",
+              "prompt": "", "params": {name: spec[3] for name, spec in PARAMS.items()}}
+    if query.get("model"):
+        if query["model"] in names:
+            preset["model"] = query["model"]
+        else:
+            notes.append(f"Model {query['model']!r} is not available here; using {preset['model']}.")
+    if query.get("mode") in MODES:
+        preset["mode"] = query["mode"]
+    if query.get("view") in VIEWS:
+        preset["view"] = query["view"]
+    preset["prompt"] = query.get("prompt", "")[:20_000]
+    for name, (kind, *_rest) in PARAMS.items():
+        if query.get(name, "") == "":
+            continue
+        try:
+            value = kind(float(query[name]))
+            validate_start({"model": "x", "prompt": "x", "params": {name: value}})
+        except (ValueError, ParamError):
+            notes.append(f"Ignored {name}={query[name]!r}: out of range.")
+            continue
+        preset["params"][name] = value
+    return preset, notes
 
 
 @role_required(Role.EMPLOYEE)
 def index(request):
-    return render(request, "playground/index.html", {"models": models_enabled()})
+    models = list(causal_models_enabled())
+    preset, notes = _preset(request, models)
+    return render(request, "playground/index.html", {
+        "models": models, "all_models": models_enabled(), "preset": preset, "notes": notes,
+        "param_specs": PARAMS, "recent": runs_for_user(user=request.user, limit=8),
+    })
+
+
+@role_required(Role.EMPLOYEE)
+def runs(request):
+    return render(request, "playground/runs.html", {"runs": runs_for_user(user=request.user, limit=200)})
+
+
+@role_required(Role.EMPLOYEE)
+def run_detail(request, public_id):
+    run = get_object_or_404(PlaygroundRun.objects.select_related("user"), public_id=public_id)
+    if not run_visible_to(user=request.user, run=run):
+        raise PermissionDenied
+    return render(request, "playground/run.html", {"run": run, "is_owner": run.user_id == request.user.pk})

@@ -17,12 +17,19 @@ import logging
 import os
 import socket
 import time
+from dataclasses import dataclass, field
 
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from .ml.provision import CAUSAL_LM
+
 logger = logging.getLogger(__name__)
+
+# One channel-layer message carries at most this many coalesced token events
+# (channels_redis caps a message near 1 MB; a token event is ~300 bytes).
+MAX_TOKENS_PER_MESSAGE = 256
 
 WORKERS_GROUP = "llm.workers"
 GROUP_REFRESH_SECONDS = 300  # channels_redis expires group membership after a day
@@ -45,6 +52,8 @@ class ModelWorker:
         self.failures: dict[str, str] = {}  # name → message
         self.channel = ""
         self.ready = asyncio.Event()
+        self.engines: dict = {}  # name → BatchEngine, one per causal LM
+        self.streams: dict[str, _Stream] = {}  # request_id → where its events go
 
     # --- lifecycle -----------------------------------------------------------
     async def run(self):
@@ -63,6 +72,8 @@ class ModelWorker:
         finally:
             for task in tasks:
                 task.cancel()
+            for engine in self.engines.values():
+                engine.shutdown()
             try:
                 await asyncio.shield(self.layer.group_discard(WORKERS_GROUP, self.channel))
             except Exception:  # shutting down anyway; the group entry expires by itself
@@ -92,6 +103,9 @@ class ModelWorker:
             else:
                 self.models[spec.name] = loaded
                 logger.info("Loaded %s on %s in %.2f s", spec.name, self.device, loaded.load_seconds)
+        for name, loaded in self.models.items():
+            if loaded.spec.kind == CAUSAL_LM:
+                self.engines[name] = self._make_engine(loaded)
         self.state = "ready" if self.models or not specs else "failed"
         self.ready.set()
         # Only now start taking shared requests, so no request waits on a load.
@@ -130,6 +144,7 @@ class ModelWorker:
 
     def status(self) -> dict:
         return {
+            "load": {name: engine.load() for name, engine in self.engines.items()},
             "name": self.name,
             "state": self.state,
             "device": self.device,
@@ -141,6 +156,105 @@ class ModelWorker:
     async def handle_worker_ping(self, message):
         await self.reply(message, {"type": "worker.pong", "worker": self.status()})
 
+    # --- generation ------------------------------------------------------------------
+    def _make_engine(self, loaded):
+        from .ml.engine import BatchEngine, EngineConfig
+
+        loop = asyncio.get_running_loop()
+
+        def emit(request_id, event):  # called from the engine thread
+            loop.call_soon_threadsafe(self._on_event, request_id, event)
+
+        engine = BatchEngine(
+            loaded.model, loaded.tokenizer, emit=emit,
+            config=EngineConfig(max_batch=settings.LLM_MAX_BATCH, max_waiting=settings.LLM_MAX_WAITING,
+                                max_prompt_tokens=settings.LLM_MAX_PROMPT_TOKENS,
+                                max_new_tokens=settings.LLM_MAX_NEW_TOKENS),
+        )
+        engine.start()
+        return engine
+
+    def _on_event(self, request_id, event):
+        stream = self.streams.get(request_id)
+        if stream is not None:
+            stream.events.put_nowait(event)
+
+    async def handle_gen_start(self, message):
+        from .ml.engine import EngineBusy, GenerationRequest
+        from .ml.prompts import PromptError, build_prompt
+        from .ml.sampling import SamplingParams
+
+        request_id, run_id = message["request_id"], message.get("run_id")
+        engine = self.engines.get(message.get("model"))
+        if engine is None:
+            await self._fail(message, "unknown_model", f"Model {message.get('model')!r} is not a language model loaded on this worker.")
+            return
+        try:
+            prompt_ids, stop_ids = build_prompt(engine.tokenizer, message["prompt"], message.get("mode", "completion"),
+                                                max_tokens=settings.LLM_MAX_PROMPT_TOKENS)
+        except PromptError as exc:
+            await self._fail(message, exc.code, str(exc))
+            return
+        params = SamplingParams(**message["params"])
+        stream = _Stream(reply_to=message["reply_to"], run_id=run_id)
+        self.streams[request_id] = stream
+        try:
+            engine.submit(GenerationRequest(request_id=request_id, prompt_ids=prompt_ids, params=params,
+                                            stop_ids=stop_ids))
+        except EngineBusy as exc:
+            del self.streams[request_id]
+            await self._fail(message, exc.code, str(exc))
+            return
+        from .ml.tokens import piece_text
+
+        await self.layer.send(stream.reply_to, {
+            "type": "gen.started", "request_id": request_id, "worker_channel": self.channel,
+            "worker": self.name, "prompt_tokens": [{"id": i, "text": piece_text(engine.tokenizer, i)} for i in prompt_ids],
+        })
+        asyncio.create_task(self._relay(request_id, stream), name=f"relay-{request_id}")
+
+    async def handle_gen_stop(self, message):
+        for engine in self.engines.values():
+            engine.cancel(message["request_id"])
+
+    async def _relay(self, request_id: str, stream: _Stream):
+        """Send a generation's events to its consumer, coalescing tokens that piled up
+        while the previous send was in flight (a slow client never slows the batch)."""
+        try:
+            while True:
+                batch = [await stream.events.get()]
+                while not stream.events.empty() and len(batch) < MAX_TOKENS_PER_MESSAGE:
+                    batch.append(stream.events.get_nowait())
+                tokens = [e for e in batch if e["type"] == "token"]
+                stream.tokens.extend(tokens)
+                if tokens:
+                    await self._send_quietly(stream.reply_to, {"type": "gen.tokens", "request_id": request_id, "tokens": tokens})
+                done = next((e for e in batch if e["type"] == "done"), None)
+                if done is not None:
+                    await self._finish(request_id, stream, done)
+                    return
+        finally:
+            self.streams.pop(request_id, None)
+
+    async def _finish(self, request_id: str, stream: _Stream, done: dict):
+        if stream.run_id is not None:
+            saved = [{k: t[k] for k in ("id", "text", "p", "p_sample", "top")} for t in stream.tokens]
+            await sync_to_async(_save_run, thread_sensitive=False)(
+                run_id=stream.run_id, done=done, tokens=saved, worker=self.name, device=self.device)
+        await self._send_quietly(stream.reply_to, {**done, "type": "gen.done", "request_id": request_id})
+
+    async def _send_quietly(self, channel, message):
+        # A consumer that has gone away must not stop the relay (the run still gets saved).
+        try:
+            await self.layer.send(channel, message)
+        except Exception:  # noqa: BLE001  (ChannelFull, or the layer closing)
+            logger.warning("Could not deliver %s to %s", message.get("type"), channel, exc_info=True)
+
+    async def _fail(self, message, code, text):
+        if message.get("run_id") is not None:
+            await sync_to_async(_fail_run, thread_sensitive=False)(run_id=message["run_id"], code=code, message=text)
+        await self.reply(message, {"type": "worker.error", "code": code, "message": text})
+
     async def handle_tokenize(self, message):
         loaded = self.models.get(message.get("model"))
         if loaded is None:
@@ -151,6 +265,16 @@ class ModelWorker:
 
         tokens = tokenize(loaded.tokenizer, str(message.get("text", "")))
         await self.reply(message, {"type": "tokenize.result", "model": loaded.spec.name, "tokens": tokens})
+
+
+@dataclass
+class _Stream:
+    """A generation in flight: where to send its events, and what to save at the end."""
+
+    reply_to: str
+    run_id: int | None
+    events: asyncio.Queue = field(default_factory=asyncio.Queue)
+    tokens: list = field(default_factory=list)
 
 
 async def ping_workers(*, timeout: float = 1.5, channel_layer=None) -> list[dict]:
@@ -179,6 +303,28 @@ def _enabled_specs():
         return model_specs_enabled()
     finally:
         connection.close()  # this runs in a pool thread; don't leave its connection open
+
+
+def _save_run(**kwargs):
+    from django.db import connection
+
+    from .services import run_finish
+
+    try:
+        run_finish(**kwargs)
+    finally:
+        connection.close()
+
+
+def _fail_run(**kwargs):
+    from django.db import connection
+
+    from .services import run_fail
+
+    try:
+        run_fail(**kwargs)
+    finally:
+        connection.close()
 
 
 _embedded: ModelWorker | None = None

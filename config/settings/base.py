@@ -185,6 +185,12 @@ LLM_DEVICE = env_str("LLM_DEVICE", "auto")  # auto | cpu | cuda | cuda:N
 # Run the model worker inside the ASGI server (embedded) or as its own process.
 LLM_EMBEDDED_WORKER = env_bool("LLM_EMBEDDED_WORKER", not REDIS_URL)
 LLM_WORKER_NAME = env_str("LLM_WORKER_NAME", "")
+# Playground limits; each gives the employee a clear message when hit.
+LLM_MAX_PROMPT_TOKENS = env_int("LLM_MAX_PROMPT_TOKENS", 1024)
+LLM_MAX_NEW_TOKENS = env_int("LLM_MAX_NEW_TOKENS", 512)
+LLM_MAX_CONCURRENT_PER_USER = env_int("LLM_MAX_CONCURRENT_PER_USER", 2)
+LLM_MAX_BATCH = env_int("LLM_MAX_BATCH", 8)  # sequences per forward pass (raise on a GPU)
+LLM_MAX_WAITING = env_int("LLM_MAX_WAITING", 16)  # queued beyond the batch before "busy"
 # Shared channel the model workers take requests from; one deployment, one name.
 LLM_REQUESTS_CHANNEL = env_str("LLM_REQUESTS_CHANNEL", "llm.requests")
 

@@ -1,0 +1,314 @@
+"""A batching generation engine for one causal LM: many requests share each forward pass.
+
+The engine runs in its own thread. Requests arrive in an inbox; at the top of every
+step the engine admits new ones (prefilling each alone, which yields its first
+token) and drops cancelled ones, then advances every active sequence by one token in
+a single batched forward pass. So a request that arrives while others generate joins
+them at the next step, and a stop takes effect before the next step.
+
+Sequences in the batch have different lengths. Their key/value caches are kept
+left-padded to a common length with an attention mask, as HF generate() does for a
+padded batch; the cache is rebuilt only when membership changes.
+
+Events go out through `emit(request_id, event)`; see `TokenEvent` and `DoneEvent`.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from .sampling import SamplingParams, apply_repetition_penalty, choose, sampling_distribution
+
+TOP_ALTERNATIVES = 5
+
+
+@dataclass
+class EngineConfig:
+    max_batch: int = 8  # sequences decoded together; more wait in the queue
+    max_waiting: int = 16  # beyond this, new requests are refused as "busy"
+    max_prompt_tokens: int = 1024  # longer prompts are refused before any compute
+    max_new_tokens: int = 512  # hard cap on any request's max_new_tokens
+
+
+@dataclass
+class GenerationRequest:
+    request_id: str
+    prompt_ids: list[int]
+    params: SamplingParams
+    stop_ids: frozenset[int]
+    submitted_at: float = field(default_factory=time.perf_counter)
+
+
+class EngineBusy(Exception):
+    code = "busy"
+
+
+@dataclass
+class _Sequence:
+    """A request being decoded: its ids so far and its timing."""
+
+    request: GenerationRequest
+    generator: torch.Generator | None
+    ids: list[int]  # prompt + generated
+    generated: list[int] = field(default_factory=list)
+    text: str = ""  # decoded text of `generated` emitted so far
+    first_token_at: float | None = None
+    prefill_seconds: float = 0.0
+    compute_seconds: float = 0.0  # this sequence's share of forward-pass time
+    finish_reason: str | None = None
+
+
+class BatchEngine:
+    def __init__(self, model, tokenizer, *, config: EngineConfig | None = None,
+                 emit: Callable[[str, dict], Any] = lambda rid, event: None):
+        self.model = model
+        self.tokenizer = tokenizer
+        self.config = config or EngineConfig()
+        self.emit = emit
+        self.device = next(model.parameters()).device
+        self._inbox: queue.Queue = queue.Queue()
+        self._cancelled: set[str] = set()
+        self._lock = threading.Lock()
+        self._waiting: list[GenerationRequest] = []
+        self._active: list[_Sequence] = []
+        self._cache = None  # DynamicCache for self._active, left-padded
+        self._mask: torch.Tensor | None = None  # (B, L) 1 = real position
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        self.steps = 0
+
+    # --- public, thread-safe -------------------------------------------------------
+    def start(self):
+        self._thread = threading.Thread(target=self._run, name="batch-engine", daemon=True)
+        self._thread.start()
+
+    def shutdown(self):
+        self._stopping = True
+        self._inbox.put(None)
+        if self._thread:
+            self._thread.join(10)
+
+    def submit(self, request: GenerationRequest):
+        """Queue a request; raises EngineBusy when the queue is full."""
+        with self._lock:
+            if len(self._waiting) + self._inbox.qsize() >= self.config.max_waiting and len(self._active) >= self.config.max_batch:
+                raise EngineBusy("The model is busy; try again in a moment.")
+        self._inbox.put(request)
+
+    def cancel(self, request_id: str):
+        """Stop a request before the next step (or drop it from the queue)."""
+        with self._lock:
+            self._cancelled.add(request_id)
+        self._inbox.put(("wake", request_id))
+
+    def load(self) -> dict:
+        with self._lock:
+            return {"active": len(self._active), "waiting": len(self._waiting) + self._inbox.qsize(),
+                    "max_batch": self.config.max_batch}
+
+    # --- the loop ----------------------------------------------------------------------
+    def _run(self):
+        torch.set_grad_enabled(False)
+        while not self._stopping:
+            self._drain_inbox(block=not self._active and not self._waiting)
+            self._drop_cancelled()
+            self._admit()
+            if self._active:
+                self._step()
+
+    def _drain_inbox(self, block: bool):
+        try:
+            item = self._inbox.get(timeout=1.0) if block else self._inbox.get_nowait()
+        except queue.Empty:
+            return
+        while True:
+            if isinstance(item, GenerationRequest):
+                with self._lock:
+                    self._waiting.append(item)
+            try:
+                item = self._inbox.get_nowait()
+            except queue.Empty:
+                return
+
+    def _drop_cancelled(self):
+        with self._lock:
+            cancelled, self._cancelled = self._cancelled, set()
+            kept = []
+            for request in self._waiting:
+                if request.request_id in cancelled:
+                    self.emit(request.request_id, self._done_event_for_unstarted(request))
+                else:
+                    kept.append(request)
+            self._waiting = kept
+        for seq in self._active:
+            if seq.request.request_id in cancelled:
+                seq.finish_reason = "stopped"
+        self._retire_finished()
+
+    def _admit(self):
+        while len(self._active) < self.config.max_batch:
+            with self._lock:
+                if not self._waiting:
+                    return
+                request = self._waiting.pop(0)
+            self._prefill(request)
+
+    # --- prefill: one new sequence, alone --------------------------------------------
+    def _prefill(self, request: GenerationRequest):
+        generator = None
+        if request.params.seed is not None:
+            generator = torch.Generator(device="cpu").manual_seed(request.params.seed)
+        seq = _Sequence(request=request, generator=generator, ids=list(request.prompt_ids))
+        started = time.perf_counter()
+        input_ids = torch.tensor([request.prompt_ids], device=self.device)  # (1, P)
+        out = self.model(input_ids=input_ids, use_cache=True)
+        logits = out.logits[0, -1].float()  # (V,)
+        seq.prefill_seconds = time.perf_counter() - started
+        seq.compute_seconds += seq.prefill_seconds
+        self._merge(seq, out.past_key_values)
+        self._emit_token(seq, logits)
+        self._retire_finished()
+
+    def _merge(self, seq: _Sequence, cache):
+        """Add a prefilled sequence to the batch, left-padding caches to one length."""
+        from transformers import DynamicCache
+
+        new_len = len(seq.ids)
+        if not self._active:
+            self._active = [seq]
+            self._cache = cache
+            self._mask = torch.ones(1, new_len, dtype=torch.long, device=self.device)
+            return
+        old_len = self._mask.shape[1]
+        length = max(old_len, new_len)
+        layers = []
+        for old_layer, new_layer in zip(self._cache.layers, cache.layers, strict=True):
+            pair = []
+            for old, new in ((old_layer.keys, new_layer.keys), (old_layer.values, new_layer.values)):
+                old = _left_pad(old, length - old_len)  # (B, kv_heads, L, d)
+                new = _left_pad(new, length - new_len)  # (1, kv_heads, L, d)
+                pair.append(torch.cat([old, new], dim=0))
+            layers.append(tuple(pair))
+        self._cache = DynamicCache(ddp_cache_data=layers, config=self.model.config)
+        old_mask = torch.nn.functional.pad(self._mask, (length - old_len, 0))
+        new_mask = torch.nn.functional.pad(torch.ones(1, new_len, dtype=torch.long, device=self.device),
+                                           (length - new_len, 0))
+        self._mask = torch.cat([old_mask, new_mask], dim=0)  # (B+1, L)
+        self._active.append(seq)
+
+    # --- decode: every active sequence advances one token ---------------------------
+    def _step(self):
+        started = time.perf_counter()
+        batch = len(self._active)
+        last = torch.tensor([[s.ids[-1]] for s in self._active], device=self.device)  # (B, 1)
+        # Each row's position is its own real length so far (padding is not counted).
+        positions = (self._mask.sum(dim=1, keepdim=True) - 1 + 1)  # (B, 1)
+        self._mask = torch.cat([self._mask, torch.ones(batch, 1, dtype=torch.long, device=self.device)], dim=1)
+        out = self.model(input_ids=last, attention_mask=self._mask, position_ids=positions,
+                         past_key_values=self._cache, use_cache=True)
+        self._cache = out.past_key_values
+        logits = out.logits[:, -1].float()  # (B, V)
+        share = (time.perf_counter() - started) / batch
+        self.steps += 1
+        for seq, row in zip(self._active, logits, strict=True):
+            seq.compute_seconds += share
+            self._emit_token(seq, row)
+        self._retire_finished()
+
+    def _emit_token(self, seq: _Sequence, logits: torch.Tensor):
+        """Choose the next token for one sequence and emit it with its probabilities."""
+        params = seq.request.params
+        model_probs = torch.softmax(logits, dim=-1)  # the model's own distribution
+        penalised = apply_repetition_penalty(logits, torch.tensor(seq.ids, device=logits.device),
+                                             params.repetition_penalty)
+        sample_probs = sampling_distribution(penalised, params)
+        token = choose(sample_probs, params, seq.generator)
+        now = time.perf_counter()
+        if seq.first_token_at is None:
+            seq.first_token_at = now
+        seq.ids.append(token)
+        seq.generated.append(token)
+        top = torch.topk(model_probs, TOP_ALTERNATIVES)
+        event = {
+            "type": "token",
+            "index": len(seq.generated) - 1,
+            "id": token,
+            "text": self._new_text(seq),
+            "p": float(model_probs[token]),
+            "p_sample": float(sample_probs[token]),
+            "top": [
+                {"id": int(i), "text": self.tokenizer.decode([int(i)]), "p": float(p)}
+                for p, i in zip(top.values.tolist(), top.indices.tolist(), strict=True)
+            ],
+        }
+        self.emit(seq.request.request_id, event)
+        if token in seq.request.stop_ids:
+            seq.finish_reason = "stop_token"
+        elif len(seq.generated) >= min(params.max_new_tokens, self.config.max_new_tokens):
+            seq.finish_reason = "length"
+
+    def _new_text(self, seq: _Sequence) -> str:
+        """The text this token adds. Bytes of a multi-byte character that is still
+        incomplete are held back (decode gives U+FFFD) until the character is whole."""
+        text = self.tokenizer.decode(seq.generated, skip_special_tokens=True)
+        if text.endswith("\ufffd"):
+            return ""
+        added = text[len(seq.text):] if text.startswith(seq.text) else text
+        seq.text = text
+        return added
+
+    def _retire_finished(self):
+        keep = [i for i, s in enumerate(self._active) if s.finish_reason is None]
+        if len(keep) == len(self._active):
+            return
+        for seq in self._active:
+            if seq.finish_reason is not None:
+                self.emit(seq.request.request_id, self._done_event(seq))
+        if not keep:
+            self._active, self._cache, self._mask = [], None, None
+            return
+        index = torch.tensor(keep, device=self.device)
+        self._active = [self._active[i] for i in keep]
+        self._mask = self._mask[index]
+        # Trim columns that are padding for every remaining row.
+        pad = int((self._mask.cumsum(dim=1) == 0).sum(dim=1).min())
+        self._mask = self._mask[:, pad:]
+        for layer in self._cache.layers:
+            layer.keys = layer.keys[index, :, pad:]
+            layer.values = layer.values[index, :, pad:]
+
+    def _done_event(self, seq: _Sequence) -> dict:
+        end = time.perf_counter()
+        decode_tokens = max(len(seq.generated) - 1, 0)
+        decode_seconds = end - seq.first_token_at if seq.first_token_at else 0.0
+        return {
+            "type": "done",
+            "finish_reason": seq.finish_reason,
+            "prompt_tokens": len(seq.request.prompt_ids),
+            "completion_tokens": len(seq.generated),
+            "text": self.tokenizer.decode(seq.generated, skip_special_tokens=True),
+            "queue_seconds": round(end - seq.request.submitted_at - decode_seconds - seq.prefill_seconds, 4),
+            "ttft_seconds": round((seq.first_token_at or end) - seq.request.submitted_at, 4),
+            "prefill_seconds": round(seq.prefill_seconds, 4),
+            "tokens_per_second": round(decode_tokens / decode_seconds, 2) if decode_seconds > 0 else None,
+            "compute_seconds": round(seq.compute_seconds, 4),
+        }
+
+    def _done_event_for_unstarted(self, request: GenerationRequest) -> dict:
+        return {"type": "done", "finish_reason": "stopped", "prompt_tokens": len(request.prompt_ids),
+                "completion_tokens": 0, "text": "", "queue_seconds": round(time.perf_counter() - request.submitted_at, 4),
+                "ttft_seconds": None, "prefill_seconds": 0.0, "tokens_per_second": None, "compute_seconds": 0.0}
+
+
+def _left_pad(t: torch.Tensor, n: int) -> torch.Tensor:
+    """Pad (B, heads, L, d) with n zero positions on the left of L."""
+    if n == 0:
+        return t
+    return torch.nn.functional.pad(t, (0, 0, n, 0))

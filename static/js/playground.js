@@ -1,0 +1,136 @@
+// Playground: streamed generation over the WebSocket protocol in docs/PROTOCOL.md.
+(() => {
+  const root = document.getElementById("playground");
+  if (!root) return;
+  const form = document.getElementById("gen-form");
+  const button = document.getElementById("gen-button");
+  const status = document.getElementById("gen-status");
+  const output = document.getElementById("gen-output");
+  const inspector = document.getElementById("token-inspector");
+  const promptTokens = document.getElementById("prompt-tokens");
+  const runLink = document.getElementById("run-link");
+  const timing = { ttft: document.getElementById("t-ttft"), rate: document.getElementById("t-rate"),
+                   count: document.getElementById("t-count") };
+  const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+  let socket = null;
+  let current = null; // {id, sentAt, firstAt, count}
+
+  LLMTokens.bindBoundaryToggle(document.getElementById("show-boundaries"), output);
+
+  function setRunning(running) {
+    button.textContent = running ? button.dataset.labelStop : button.dataset.labelStart;
+    button.classList.toggle("danger", running);
+    root.classList.toggle("running", running);
+  }
+
+  function connect() {
+    return new Promise((resolve, reject) => {
+      if (socket && socket.readyState === WebSocket.OPEN) return resolve(socket);
+      socket = new WebSocket(scheme + location.host + root.dataset.wsPath);
+      socket.addEventListener("open", () => resolve(socket), { once: true });
+      socket.addEventListener("error", () => reject(new Error("could not connect")), { once: true });
+      socket.addEventListener("message", (event) => onMessage(JSON.parse(event.data)));
+      socket.addEventListener("close", () => {
+        if (current) { status.textContent = "Connection lost; the run was saved up to this point."; current = null; setRunning(false); }
+      });
+    });
+  }
+
+  function params() {
+    const out = {};
+    for (const name of ["temperature", "top_k", "top_p", "max_new_tokens", "repetition_penalty", "seed"]) {
+      const raw = form.elements[name].value.trim();
+      if (raw === "") { if (name === "seed") out[name] = null; continue; }
+      out[name] = Number(raw);
+    }
+    return out;
+  }
+
+  function renderPromptTokens(tokens) {
+    promptTokens.replaceChildren(...tokens.map((t) => {
+      const li = document.createElement("li");
+      li.className = "token";
+      const text = document.createElement("span");
+      text.className = "token-text";
+      text.textContent = LLMTokens.visible(t.text);
+      const id = document.createElement("span");
+      id.className = "token-id";
+      id.textContent = t.id;
+      li.append(text, id);
+      return li;
+    }));
+  }
+
+  function onMessage(msg) {
+    if (msg.type === "tokens") return; // answers to the tokenizer box, handled in tokenizer.js
+    if (!current || (msg.request_id && msg.request_id !== current.id)) return;
+    if (msg.type === "started") {
+      status.textContent = "Generating…";
+      renderPromptTokens(msg.prompt_tokens);
+      current.run = msg.run;
+    } else if (msg.type === "token") {
+      const now = performance.now();
+      if (current.firstAt === null) {
+        current.firstAt = now;
+        timing.ttft.textContent = Math.round(now - current.sentAt) + " ms";
+      }
+      current.count += 1;
+      timing.count.textContent = current.count;
+      if (current.count > 1) timing.rate.textContent = ((current.count - 1) / ((now - current.firstAt) / 1000)).toFixed(1);
+      output.append(LLMTokens.makeToken(msg, inspector));
+    } else if (msg.type === "done") {
+      const reasons = { stop_token: "the model ended its answer", length: "reached max new tokens", stopped: "stopped" };
+      status.textContent = `Done: ${reasons[msg.finish_reason] || msg.finish_reason}. ${msg.completion_tokens} tokens.`;
+      if (msg.tokens_per_second) timing.rate.textContent = msg.tokens_per_second.toFixed(1);
+      showRunLink(msg.run);
+      current = null;
+      setRunning(false);
+    } else if (msg.type === "error") {
+      status.textContent = "Error: " + msg.message;
+      status.classList.add("error");
+      current = null;
+      setRunning(false);
+    }
+  }
+
+  function showRunLink(run) {
+    if (!run) return;
+    const a = document.createElement("a");
+    a.href = root.dataset.runUrl + run + "/";
+    a.textContent = "Permalink to this run";
+    runLink.replaceChildren(a);
+  }
+
+  async function start() {
+    status.classList.remove("error");
+    output.replaceChildren();
+    runLink.replaceChildren();
+    for (const el of Object.values(timing)) el.textContent = "–";
+    const id = (crypto.randomUUID ? crypto.randomUUID() : String(Date.now() + Math.random())).replace(/-/g, "");
+    current = { id, sentAt: performance.now(), firstAt: null, count: 0 };
+    setRunning(true);
+    status.textContent = "Waiting for the model…";
+    try {
+      const ws = await connect();
+      ws.send(JSON.stringify({ type: "start", request_id: id, model: form.elements.model.value,
+        mode: form.elements.mode.value, prompt: form.elements.prompt.value, params: params() }));
+    } catch (err) {
+      status.textContent = "Could not reach the server: " + err.message;
+      current = null;
+      setRunning(false);
+    }
+  }
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (current) {
+      socket.send(JSON.stringify({ type: "stop", request_id: current.id }));
+      status.textContent = "Stopping…";
+    } else {
+      start();
+    }
+  });
+  form.elements.prompt.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) { event.preventDefault(); form.requestSubmit(); }
+  });
+})();

@@ -1,0 +1,70 @@
+// Shared token rendering for the playground and saved runs.
+// A token is a focusable span; hovering or focusing it fills the inspector panel.
+window.LLMTokens = (() => {
+  const pct = (p) => (p >= 0.995 ? "100" : (p * 100).toFixed(p < 0.01 ? 2 : 1)) + "%";
+  const visible = (text) => text.replace(/ /g, "·").replace(/\n/g, "↵").replace(/\t/g, "→") || "∅";
+
+  // Probability bands, each with a colour class and a text label (never colour alone).
+  function band(p) {
+    if (p >= 0.5) return "p-high";
+    if (p >= 0.15) return "p-mid";
+    return "p-low";
+  }
+
+  function makeToken(tok, inspector) {
+    const span = document.createElement("span");
+    span.className = "tok " + band(tok.p);
+    span.tabIndex = 0;
+    span.textContent = tok.text;
+    span.dataset.p = tok.p;
+    span.setAttribute("aria-label", `${JSON.stringify(tok.text)}: ${pct(tok.p)}`);
+    const show = () => inspect(inspector, tok);
+    span.addEventListener("mouseenter", show);
+    span.addEventListener("focus", show);
+    return span;
+  }
+
+  function inspect(panel, tok) {
+    if (!panel) return;
+    const title = document.createElement("p");
+    title.className = "inspector-title";
+    const code = document.createElement("code");
+    code.textContent = visible(tok.text);
+    title.append("Token ", code, ` (id ${tok.id}): model probability ${pct(tok.p)}`);
+    if (tok.p_sample !== undefined && Math.abs(tok.p_sample - tok.p) > 0.0005) {
+      title.append(`, ${pct(tok.p_sample)} after temperature/top-k/top-p`);
+    }
+    const list = document.createElement("ol");
+    list.className = "alternatives";
+    for (const alt of tok.top || []) {
+      const li = document.createElement("li");
+      if (alt.id === tok.id) li.className = "chosen";
+      const label = document.createElement("code");
+      label.textContent = visible(alt.text);
+      const bar = document.createElement("span");
+      bar.className = "bar";
+      const fill = document.createElement("span");
+      fill.className = "bar-fill";
+      fill.style.width = Math.max(1, Math.round(alt.p * 100)) + "%"; // CSSOM, allowed by our CSP
+      bar.append(fill);
+      const value = document.createElement("span");
+      value.className = "bar-value";
+      value.textContent = pct(alt.p) + (alt.id === tok.id ? " ✓ chosen" : "");
+      li.append(label, bar, value);
+      list.append(li);
+    }
+    const heading = document.createElement("p");
+    heading.className = "muted";
+    heading.textContent = "Top alternatives:";
+    panel.replaceChildren(title, heading, list);
+  }
+
+  function bindBoundaryToggle(checkbox, output) {
+    if (!checkbox) return;
+    const apply = () => output.classList.toggle("boundaries", checkbox.checked);
+    checkbox.addEventListener("change", apply);
+    apply();
+  }
+
+  return { makeToken, inspect, bindBoundaryToggle, visible };
+})();

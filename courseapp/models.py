@@ -74,7 +74,7 @@ class Lesson(models.Model):
     # Markdown source per language, and its sanitised HTML rendered on save, so a
     # page view never runs Markdown.
     body = models.JSONField(_("body"), default=empty_text)
-    body_html = models.JSONField(default=empty_text, editable=False)
+    body_html = models.JSONField(default=empty_text, blank=True, editable=False)
     duration_minutes = models.PositiveIntegerField(_("duration (minutes)"), default=10)
     published = models.BooleanField(_("published"), default=False)
     # Slugs of lessons or quizzes of the same course that must be completed first.
@@ -158,9 +158,9 @@ class Question(models.Model):
     type = models.CharField(_("type"), max_length=10, choices=QuestionType.choices)
     points = models.PositiveIntegerField(_("points"), default=1)
     prompt = models.JSONField(_("prompt"), default=empty_text)
-    prompt_html = models.JSONField(default=empty_text, editable=False)
+    prompt_html = models.JSONField(default=empty_text, blank=True, editable=False)
     explanation = models.JSONField(_("explanation"), default=empty_text)
-    explanation_html = models.JSONField(default=empty_text, editable=False)
+    explanation_html = models.JSONField(default=empty_text, blank=True, editable=False)
     answer = models.FloatField(_("answer"), null=True, blank=True)
     tolerance = models.FloatField(_("tolerance"), default=0)
     accepted = models.JSONField(_("accepted answers"), default=dict, blank=True)
@@ -254,9 +254,9 @@ class Attempt(models.Model):
     quiz = models.ForeignKey(Quiz, on_delete=models.CASCADE, related_name="attempts")
     number = models.PositiveIntegerField()
     status = models.CharField(max_length=12, choices=AttemptStatus.choices, default=AttemptStatus.IN_PROGRESS)
-    question_ids = models.JSONField(default=list)
+    question_ids = models.JSONField(default=list, blank=True)
     # {question id (str): [[key, choice id], ...]} in the order shown.
-    choice_keys = models.JSONField(default=dict)
+    choice_keys = models.JSONField(default=dict, blank=True)
     # {question id (str): response}: what was submitted, in attempt keys / raw text.
     responses = models.JSONField(default=dict, blank=True)
     # {question id (str): fraction of the question's points earned, 0..1}
@@ -287,7 +287,7 @@ class AttemptAnswer(models.Model):
 
     attempt = models.ForeignKey(Attempt, on_delete=models.CASCADE, related_name="answers")
     question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="+")
-    response = models.JSONField()
+    response = models.JSONField(blank=True)
     fraction = models.FloatField()
     answered_at = models.DateTimeField(auto_now_add=True)
 

@@ -415,9 +415,9 @@ def _read_question(reader: _Reader, path: Path, q: LineDict) -> dict:
             })
         n_correct = sum(c["correct"] for c in question["choices"])
         if choices and qtype == "single" and n_correct != 1:
-            reader.error(path, q.line, f"single-choice question '{question['slug']}' needs exactly one correct choice")
+            reader.error(path, reader.line(q, "choices"), f"single-choice question '{question['slug']}' needs exactly one correct choice")
         if choices and qtype == "multiple" and n_correct < 1:
-            reader.error(path, q.line, f"multiple-choice question '{question['slug']}' needs a correct choice")
+            reader.error(path, reader.line(q, "choices"), f"multiple-choice question '{question['slug']}' needs a correct choice")
     elif qtype == "numeric":
         question["answer"] = reader.number(path, q, "answer")
         question["tolerance"] = reader.number(path, q, "tolerance", default=0.0)

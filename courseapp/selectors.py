@@ -153,6 +153,8 @@ def course_outline(*, course: Course, user) -> Outline:
     if not preview:
         lessons, quizzes = lessons.filter(published=True), quizzes.filter(published=True)
     lessons, quizzes = list(lessons), list(quizzes)
+    for obj in (*lessons, *quizzes):
+        obj.course = course  # their URLs need the course slug: no query per item
     progress = {
         p.lesson_id: p for p in LessonProgress.objects.filter(user=user, lesson__course=course)
         .only("lesson_id", "completed_at", "time_spent_seconds")

@@ -309,3 +309,163 @@ def attempt_submit(*, user, attempt_id: int, responses: dict[str, list[str]]) ->
     if passed:
         certificate_issue_if_complete(user=user, course=attempt.quiz.course)
     return attempt
+
+
+# --- Authoring (admins) ----------------------------------------------------------
+
+
+def _render_field(source: dict, *, figure_base: str = "", drop_title: bool = False, field: str) -> dict:
+    from .rendering import MarkdownError, render_markdown
+
+    rendered = {}
+    for lang, text in source.items():
+        try:
+            rendered[lang] = render_markdown(text, lang=lang, figure_base=figure_base, drop_title=drop_title)
+        except MarkdownError as exc:
+            raise ValidationError({field: f"{lang}, line {exc.line}: {exc.message}"}) from exc
+    return rendered
+
+
+def _check_prerequisites(*, course: Course, slugs: list[str], own_slug: str):
+    known = set(Lesson.objects.filter(course=course).values_list("slug", flat=True))
+    known |= set(Quiz.objects.filter(course=course).values_list("slug", flat=True))
+    unknown = [s for s in slugs if s not in known or s == own_slug]
+    if unknown:
+        raise ValidationError({"prerequisites": _("Not a lesson or quiz of this course: %(slugs)s")
+                               % {"slugs": ", ".join(unknown)}})
+
+
+def _next_position(qs) -> int:
+    return (qs.aggregate(m=Max("position"))["m"] or 0) + 1
+
+
+def course_create(*, slug: str, title: dict) -> Course:
+    return _save(Course(slug=slug, title=title, summary={"en": "", "zh-Hans": ""},
+                        position=_next_position(Course.objects.all())))
+
+
+def course_update(*, course: Course, title: dict, summary: dict) -> Course:
+    course.title, course.summary = title, summary
+    return _save(course)
+
+
+def module_create(*, course: Course, slug: str, title: dict) -> Module:
+    return _save(Module(course=course, slug=slug, title=title, position=_next_position(course.modules.all())))
+
+
+def module_update(*, module: Module, title: dict) -> Module:
+    module.title = title
+    return _save(module)
+
+
+def lesson_create(*, module: Module, slug: str, title: dict) -> Lesson:
+    """A new draft lesson at the end of its module; it requires the lesson before it."""
+    previous = Lesson.objects.filter(course=module.course).order_by("-module__position", "-position").first()
+    lesson = Lesson(course=module.course, module=module, slug=slug, title=title, published=False,
+                    body={"en": "", "zh-Hans": ""}, prerequisites=[previous.slug] if previous else [],
+                    position=_next_position(module.lessons.all()))
+    return _save(lesson)
+
+
+def lesson_update(*, lesson: Lesson, title: dict, body: dict, duration_minutes: int,
+                  prerequisites: list[str]) -> Lesson:
+    from .folder import lesson_figure_base
+
+    _check_prerequisites(course=lesson.course, slugs=prerequisites, own_slug=lesson.slug)
+    lesson.title, lesson.body, lesson.duration_minutes, lesson.prerequisites = (
+        title, body, duration_minutes, prerequisites)
+    lesson.body_html = _render_field(body, figure_base=lesson_figure_base(lesson.course.slug, lesson.slug),
+                                     drop_title=True, field="body")
+    return _save(lesson)
+
+
+def quiz_create(*, course: Course, slug: str, title: dict, lesson: Lesson | None = None) -> Quiz:
+    if lesson is not None and Quiz.objects.filter(lesson=lesson).exists():
+        raise ValidationError(_("This lesson already has a quiz."))
+    siblings = Quiz.objects.filter(course=course, lesson__isnull=True)
+    return _save(Quiz(course=course, lesson=lesson, slug=slug, title=title, published=False,
+                      prerequisites=[lesson.slug] if lesson else [],
+                      position=0 if lesson else _next_position(siblings)))
+
+
+def quiz_update(*, quiz: Quiz, title: dict, pass_mark: int, max_attempts: int, questions_per_attempt: int,
+                prerequisites: list[str]) -> Quiz:
+    _check_prerequisites(course=quiz.course, slugs=prerequisites, own_slug=quiz.slug)
+    quiz.title, quiz.pass_mark, quiz.max_attempts, quiz.questions_per_attempt, quiz.prerequisites = (
+        title, pass_mark, max_attempts, questions_per_attempt, prerequisites)
+    return _save(quiz)
+
+
+def question_create(*, quiz: Quiz, slug: str, type: str) -> Question:  # noqa: A002  (the format's name)
+    question = Question(quiz=quiz, slug=slug, type=type, prompt={"en": "", "zh-Hans": ""},
+                        position=_next_position(quiz.questions.all()))
+    question.full_clean(exclude=["prompt", "explanation"])
+    question.save()
+    return question
+
+
+@transaction.atomic
+def question_update(*, question: Question, prompt: dict, explanation: dict, points: int,
+                    answer: float | None = None, tolerance: float = 0.0, accepted: dict | None = None,
+                    choices: list[dict] | None = None) -> Question:
+    """Update a question; for choice questions `choices` replaces the list (matched
+    by position, so past attempts keep their choices)."""
+    question.prompt, question.explanation, question.points = prompt, explanation, points
+    question.prompt_html = _render_field(prompt, field="prompt")
+    question.explanation_html = _render_field(explanation, field="explanation")
+    if question.type == "numeric":
+        if answer is None:
+            raise ValidationError({"answer": _("A numeric question needs an answer.")})
+        question.answer, question.tolerance = answer, tolerance
+    if question.type == "text":
+        if not accepted or not accepted.get("en"):
+            raise ValidationError({"accepted": _("List at least one accepted English answer.")})
+        question.accepted = accepted
+    _save(question)
+    if question.type in ("single", "multiple"):
+        choices = choices or []
+        correct = sum(c["correct"] for c in choices)
+        if len(choices) < 2:
+            raise ValidationError(_("A choice question needs at least two choices."))
+        if question.type == "single" and correct != 1:
+            raise ValidationError(_("A single-choice question needs exactly one correct choice."))
+        if question.type == "multiple" and correct < 1:
+            raise ValidationError(_("Mark at least one choice correct."))
+        existing = list(question.choices.all())
+        for position, data in enumerate(choices):
+            choice = existing[position] if position < len(existing) else Choice(question=question)
+            choice.text, choice.correct, choice.explanation, choice.position = (
+                data["text"], data["correct"], data["explanation"], position)
+            _save(choice)
+        Choice.objects.filter(pk__in=[c.pk for c in existing[len(choices):]]).delete()
+    return question
+
+
+def _siblings(obj):
+    if isinstance(obj, Course):
+        return Course.objects.all()
+    if isinstance(obj, Module):
+        return Module.objects.filter(course_id=obj.course_id)
+    if isinstance(obj, Lesson):
+        return Lesson.objects.filter(module_id=obj.module_id)
+    if isinstance(obj, Quiz):
+        return Quiz.objects.filter(course_id=obj.course_id, lesson__isnull=True)
+    return Question.objects.filter(quiz_id=obj.quiz_id)
+
+
+@transaction.atomic
+def item_move(*, obj, direction: str) -> None:
+    """Move a course, module, lesson, exam or question one place up or down."""
+    siblings = list(_siblings(obj).select_for_update().order_by("position", "id"))
+    index = next(i for i, s in enumerate(siblings) if s.pk == obj.pk)
+    other = index - 1 if direction == "up" else index + 1
+    if 0 <= other < len(siblings):
+        siblings[index], siblings[other] = siblings[other], siblings[index]
+    for position, sibling in enumerate(siblings):
+        if sibling.position != position:
+            type(sibling).objects.filter(pk=sibling.pk).update(position=position)
+
+
+def item_set_published(*, obj, published: bool):
+    obj.published = published
+    return _save(obj)

@@ -20,7 +20,12 @@
     }
   }
 
-  document.addEventListener("DOMContentLoaded", () => typeset(document));
+  document.addEventListener("DOMContentLoaded", () => {
+    // HTMX "settles" style attributes from old to new elements with setAttribute,
+    // which our CSP blocks (and reports) whenever something left a style="" behind.
+    if (window.htmx) window.htmx.config.attributesToSettle = ["class", "width", "height"];
+    typeset(document);
+  });
   document.addEventListener("htmx:load", (event) => typeset(event.detail.elt));
 
   // Quiz errors (a resubmitted attempt, a bad answer) come back as 409/422 with a

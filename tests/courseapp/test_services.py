@@ -265,3 +265,10 @@ def test_submit_beyond_a_lowered_limit_is_rejected(employee):
 
 def test_starting_twice_resumes_the_open_attempt(employee, open_attempt):
     assert services.attempt_start(user=employee, quiz=open_attempt.quiz).pk == open_attempt.pk
+
+
+def test_seed_demo_loads_the_builtin_course():
+    from django.core.management import call_command
+
+    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    assert Course.objects.get(slug="how-llms-work").lessons.count() == 9

@@ -34,7 +34,7 @@ def test_lesson_renders_in_both_languages(client, learner, builtin_course):
     assert "/playground/?model=smollm2-135m-instruct&amp;mode=completion&amp;view=attention&amp;prompt=" in page
     client.post("/i18n/setlang/", {"language": "zh-hans", "next": url})
     page = client.get(url).content.decode()
-    assert "Transformer 与自注意力" in page and "查询、键和值" in page
+    assert "Transformer 与自注意力" in page and "查询、键和值" in page and "标记为完成" in page
     assert '<html lang="zh-hans">' in page
 
 

@@ -24,6 +24,17 @@ def _error_text(exc: ValidationError) -> str:
     return " ".join(exc.messages)
 
 
+def _outline_context(request, course, kind: str, slug: str) -> dict:
+    """The outline around one lesson or quiz, for the pages that show it beside the item."""
+    outline = selectors.course_outline(course=course, user=request.user)
+    item = outline.find(kind, slug)
+    if item is None:  # published, but its course outline hides it (e.g. in a draft module)
+        raise Http404
+    item.current = True
+    previous, following = outline.neighbours(item)
+    return {"course": course, "outline": outline, "item": item, "previous": previous, "next": following}
+
+
 @role_required(Role.EMPLOYEE)
 @require_GET
 def catalog(request):
@@ -57,17 +68,10 @@ def course_resume(request, course_slug):
 def lesson_detail(request, course_slug, lesson_slug):
     course = selectors.course_get(slug=course_slug, user=request.user)
     lesson = selectors.lesson_get(course=course, slug=lesson_slug, user=request.user)
-    outline = selectors.course_outline(course=course, user=request.user)
-    item = outline.find("lesson", lesson.slug)
-    if item is None:  # a published lesson whose course outline hides it
-        raise Http404
-    if not item.locked:
+    context = _outline_context(request, course, "lesson", lesson.slug)
+    if not context["item"].locked:
         services.lesson_visit(user=request.user, lesson=lesson)
-    previous, following = outline.neighbours(item)
-    item.current = True
-    context = {"course": course, "lesson": lesson, "outline": outline, "item": item,
-               "previous": previous, "next": following}
-    return render(request, "courseapp/lesson.html", context)
+    return render(request, "courseapp/lesson.html", context | {"lesson": lesson})
 
 
 @role_required(Role.EMPLOYEE)
@@ -108,14 +112,8 @@ def lesson_figure(request, course_slug, lesson_slug, name):
 def quiz_detail(request, course_slug, quiz_slug):
     course = selectors.course_get(slug=course_slug, user=request.user)
     quiz = selectors.quiz_get(course=course, slug=quiz_slug, user=request.user)
-    outline = selectors.course_outline(course=course, user=request.user)
-    item = outline.find("quiz", quiz.slug)
-    if item is None:
-        raise Http404
-    item.current = True
-    previous, following = outline.neighbours(item)
-    context = {"course": course, "quiz": quiz, "outline": outline, "item": item, "previous": previous,
-               "next": following, "attempts": selectors.quiz_attempts(quiz=quiz, user=request.user)}
+    context = _outline_context(request, course, "quiz", quiz.slug)
+    context |= {"quiz": quiz, "attempts": selectors.quiz_attempts(quiz=quiz, user=request.user)}
     return render(request, "courseapp/quiz.html", context)
 
 

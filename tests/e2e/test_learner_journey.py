@@ -14,17 +14,11 @@ from accounts.models import Role
 from courseapp import services
 from courseapp.models import Attempt, Choice, Course, Lesson, Question, Quiz
 from tests.courseapp.helpers import response_for, responses
-from tests.factories import PASSWORD, make_team, make_user
+from tests.e2e.test_foundation_journey import login
+from tests.factories import make_team, make_user
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.slow]
 SHOTS = Path(settings.VAR_DIR) / "screenshots"
-
-
-def login(page, username):
-    page.goto("/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
 
 
 def answer(page, attempt, question_id: int, *, right: bool):

@@ -11,6 +11,7 @@ NAV = [
     ("playground:index", _("Playground"), Role.EMPLOYEE),
     ("accounts:dashboard", _("Team dashboard"), Role.MANAGER),
     ("core:curation", _("Curation"), Role.ADMIN),
+    ("courseapp:author", _("Authoring"), Role.ADMIN),
 ]
 
 

@@ -17,6 +17,11 @@ VENDOR = ROOT / "static" / "vendor"
 FILES = {
     "htmx/htmx.min.js": "htmx.org/dist/htmx.min.js",
     "htmx/ws.js": "htmx-ext-ws/dist/ws.js",
+    "katex/katex.min.js": "katex/dist/katex.min.js",
+    "katex/katex.min.css": "katex/dist/katex.min.css",
+    "katex/fonts/": "katex/dist/fonts/",
+    "highlight/highlight.min.js": "@highlightjs/cdn-assets/highlight.min.js",
+    "highlight/github.min.css": "@highlightjs/cdn-assets/styles/github.min.css",
 }
 
 

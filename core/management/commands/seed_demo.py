@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand
 
 from accounts.models import Role, User
 from accounts.services import team_get_or_create, user_create_or_update
+from courseapp.services import course_seed_builtin
 
 DEMO_USERS = [
     # username, full name, role
@@ -43,3 +44,4 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS("Demo users (username / password):"))
         for username, _name, role in DEMO_USERS:
             self.stdout.write(f"  {role:<9} {username:<9} {saved[username]}")
+        course_seed_builtin(log=self.stdout.write)

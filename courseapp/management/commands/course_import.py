@@ -1,0 +1,19 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from courseapp.folder import FolderError
+from courseapp.services import course_import
+
+
+class Command(BaseCommand):
+    help = "Import (create or update) a course from a folder of Markdown + YAML (docs/COURSE_FORMAT.md)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("folder")
+
+    def handle(self, *args, folder, **options):
+        try:
+            course = course_import(folder=folder)
+        except FolderError as exc:
+            # Nothing was written: the import validates everything first, in one transaction.
+            raise CommandError("Nothing imported; fix these problems:\n  " + "\n  ".join(exc.errors)) from None
+        self.stdout.write(self.style.SUCCESS(f"Imported course '{course.slug}'."))

@@ -1,0 +1,254 @@
+"""Markdown → safe HTML for lessons and questions.
+
+The pipeline: find ```tryit blocks and math outside code and replace them with
+random tokens, so Markdown cannot mangle them; run Python-Markdown (fenced code,
+tables); sanitise with nh3's allowlist; then put back the try-it cards and math,
+which we build ourselves from escaped text. KaTeX renders the math in the browser
+(static/js/course.js), and highlight.js colours the code.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import secrets
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+import markdown
+import nh3
+import yaml
+from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+FENCE_RE = re.compile(r"^ {0,3}(?P<fence>`{3,}|~{3,})\s*(?P<info>[^`\s]*)[^`]*$")
+# Inline code spans are skipped; then $$display$$ and $inline$ math.
+MATH_RE = re.compile(
+    r"(?P<code>(?P<ticks>`+).+?(?P=ticks))"
+    r"|\$\$(?P<display>.+?)\$\$"
+    r"|(?<![\\$\w])\$(?P<inline>[^\s$](?:[^$\n]*?[^\s\\$])?)\$(?!\d)",
+    re.DOTALL,
+)
+
+TRYIT_MODES = ("completion", "chat")
+TRYIT_VIEWS = ("generation", "probabilities", "attention")
+TRYIT_PARAMS = ("temperature", "top_k", "top_p", "max_new_tokens", "repetition_penalty", "seed")
+TRYIT_KEYS = {"label", "model", "mode", "view", "prompt", "params"}
+
+ALLOWED_TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "details", "div", "dl", "dt", "em",
+    "figcaption", "figure", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "kbd", "li", "ol",
+    "p", "pre", "s", "span", "strong", "sub", "summary", "sup", "table", "tbody", "td", "tfoot", "th",
+    "thead", "tr", "ul",
+}
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "code": {"class"},
+    "th": {"align"},
+    "td": {"align"},
+    "ol": {"start"},
+    "abbr": {"title"},
+}
+CODE_CLASS_RE = re.compile(r"^language-[\w+#.-]+$")
+
+
+class MarkdownError(ValueError):
+    """A problem in a Markdown source, with its 1-based line number."""
+
+    def __init__(self, message: str, line: int):
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
+
+@dataclass
+class TryIt:
+    label: str
+    model: str
+    mode: str
+    view: str
+    prompt: str
+    params: dict
+
+    @property
+    def url(self) -> str:
+        # The playground reads exactly these query parameter names.
+        query = {"model": self.model, "mode": self.mode, "view": self.view, "prompt": self.prompt}
+        query.update({name: self.params[name] for name in TRYIT_PARAMS if name in self.params})
+        return f"{reverse('playground:index')}?{urlencode(query)}"
+
+
+def parse_tryit(source: str, *, line: int) -> TryIt:
+    """Parse a ```tryit block's YAML body; `line` is the line of its first body line."""
+    try:
+        data = yaml.safe_load(source) or {}
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        raise MarkdownError(f"try-it block: {exc.problem or exc}", line + (mark.line if mark else 0)) from exc
+    if not isinstance(data, dict):
+        raise MarkdownError("try-it block must be a YAML mapping", line)
+    unknown = set(data) - TRYIT_KEYS
+    if unknown:
+        raise MarkdownError(f"try-it block has unknown keys: {', '.join(sorted(unknown))}", line)
+    for key in ("label", "model", "prompt"):
+        if not isinstance(data.get(key), str) or not data[key].strip():
+            raise MarkdownError(f"try-it block needs a text '{key}'", line)
+    mode = data.get("mode", "completion")
+    view = data.get("view", "generation")
+    if mode not in TRYIT_MODES:
+        raise MarkdownError(f"try-it mode must be one of {', '.join(TRYIT_MODES)}", line)
+    if view not in TRYIT_VIEWS:
+        raise MarkdownError(f"try-it view must be one of {', '.join(TRYIT_VIEWS)}", line)
+    params = data.get("params") or {}
+    if not isinstance(params, dict) or set(params) - set(TRYIT_PARAMS):
+        raise MarkdownError(f"try-it params may only set {', '.join(TRYIT_PARAMS)}", line)
+    for name, value in params.items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise MarkdownError(f"try-it param '{name}' must be a number", line)
+    return TryIt(label=data["label"], model=data["model"], mode=mode, view=view, prompt=data["prompt"], params=params)
+
+
+def _tryit_card(tryit: TryIt) -> str:
+    view_names = {"generation": _("generation"), "probabilities": _("probabilities"), "attention": _("attention")}
+    return (
+        '<aside class="tryit">'
+        f'<p class="tryit-kicker"><span aria-hidden="true">▶</span> {html.escape(_("Try it"))}'
+        f' · <span class="tryit-meta">{html.escape(tryit.model)} · {html.escape(view_names[tryit.view])}</span></p>'
+        f'<p class="tryit-label">{html.escape(tryit.label)}</p>'
+        f'<pre class="tryit-prompt"><code>{html.escape(tryit.prompt)}</code></pre>'
+        f'<a class="button primary" href="{html.escape(tryit.url)}">{html.escape(_("Open in the playground"))}</a>'
+        "</aside>"
+    )
+
+
+class _Protector:
+    """Swaps try-it blocks and math for tokens before Markdown and back after."""
+
+    def __init__(self):
+        self.nonce = secrets.token_hex(6)
+        self.blocks: dict[str, str] = {}  # token → block-level HTML
+        self.inline: dict[str, str] = {}  # token → inline HTML
+
+    def token(self, html_text: str, *, block: bool) -> str:
+        n = len(self.blocks) + len(self.inline)
+        token = f"MDX{self.nonce}T{n}X"
+        (self.blocks if block else self.inline)[token] = html_text
+        return token
+
+    def protect_math(self, text: str) -> str:
+        def swap(match):
+            if match.group("code"):
+                return match.group("code")
+            if match.group("display") is not None:
+                tex = html.escape(match.group("display").strip())
+                return "\n\n" + self.token(f'<div class="math math-display">{tex}</div>', block=True) + "\n\n"
+            tex = html.escape(match.group("inline"))
+            return self.token(f'<span class="math math-inline">{tex}</span>', block=False)
+
+        return MATH_RE.sub(swap, text)
+
+    def restore(self, html_text: str) -> str:
+        for token, block in self.blocks.items():
+            html_text = html_text.replace(f"<p>{token}</p>", block).replace(token, block)
+        for token, inline in self.inline.items():
+            html_text = html_text.replace(token, inline)
+        return html_text
+
+
+def _preprocess(source: str, protector: _Protector, *, drop_title: bool) -> str:
+    lines = source.replace("\r\n", "\n").split("\n")
+    if drop_title:
+        # The page shows the lesson title itself; a leading "# Title" would repeat it.
+        for i, text in enumerate(lines):
+            if text.strip():
+                if text.startswith("# "):
+                    lines[i] = ""
+                break
+    out: list[str] = []
+    prose: list[str] = []
+    i = 0
+
+    def flush():
+        if prose:
+            out.append(protector.protect_math("\n".join(prose)))
+            prose.clear()
+
+    while i < len(lines):
+        match = FENCE_RE.match(lines[i])
+        if not match:
+            prose.append(lines[i])
+            i += 1
+            continue
+        flush()
+        fence, info = match.group("fence"), match.group("info")
+        end = i + 1
+        while end < len(lines):
+            closing = lines[end].strip()
+            if closing.startswith(fence[0] * len(fence)) and not closing.strip(fence[0]):
+                break
+            end += 1
+        if end >= len(lines):
+            raise MarkdownError("code block is never closed", i + 1)
+        body = lines[i + 1 : end]
+        if info == "tryit":
+            tryit = parse_tryit("\n".join(body), line=i + 2)
+            out.append("\n" + protector.token(_tryit_card(tryit), block=True) + "\n")
+        else:
+            out.append("\n".join(lines[i : end + 1]))
+        i = end + 1
+    flush()
+    return "\n".join(out)
+
+
+def _attribute_filter(tag: str, attribute: str, value: str) -> str | None:
+    if tag == "code" and attribute == "class":
+        return value if CODE_CLASS_RE.match(value) else None
+    return value
+
+
+class _FigureLinks(markdown.treeprocessors.Treeprocessor):
+    def __init__(self, md, base: str):
+        super().__init__(md)
+        self.base = base
+
+    def run(self, root):
+        for img in root.iter("img"):
+            src = img.get("src", "")
+            if src and "://" not in src and not src.startswith(("/", "data:", "#")):
+                img.set("src", self.base + src.removeprefix("./"))
+
+
+class _FigureExtension(markdown.extensions.Extension):
+    def __init__(self, base: str):
+        super().__init__()
+        self.base = base
+
+    def extendMarkdown(self, md):  # noqa: N802  (Python-Markdown's API name)
+        md.treeprocessors.register(_FigureLinks(md, self.base), "figure_links", 1)
+
+
+def sanitize(html_text: str) -> str:
+    return nh3.clean(
+        html_text,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        attribute_filter=_attribute_filter,
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer",
+    )
+
+
+def render_markdown(source: str, *, lang: str = "en", figure_base: str = "", drop_title: bool = False) -> str:
+    """Render trusted-or-not Markdown to sanitised HTML. Raises MarkdownError."""
+    protector = _Protector()
+    with translation.override("zh-hans" if lang == "zh-Hans" else "en"):
+        text = _preprocess(source or "", protector, drop_title=drop_title)
+    extensions = ["fenced_code", "tables", "sane_lists"]
+    if figure_base:
+        extensions.append(_FigureExtension(figure_base))
+    body = markdown.markdown(
+        text, extensions=extensions, extension_configs={"tables": {"use_align_attribute": True}}
+    )
+    return protector.restore(sanitize(body))

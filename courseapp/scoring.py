@@ -1,0 +1,60 @@
+"""Scoring one response to one question: pure functions, no database.
+
+A response is the list of raw form values for a question: attempt choice keys for
+choice questions, one string for numeric and text questions.
+"""
+
+from __future__ import annotations
+
+import math
+
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+
+
+def normalise_response(question, values: list[str], keys: dict[str, int]) -> list[str]:
+    """Check a response's shape against the question and the attempt's choice keys.
+
+    Raises ValidationError for anything a real form cannot send (a forged key, two
+    answers to a single-choice question); returns the cleaned values.
+    """
+    values = [v for v in values if v != ""]
+    if question.type in ("single", "multiple"):
+        if any(v not in keys for v in values):
+            raise ValidationError(_("An answer names a choice that is not part of this attempt."))
+        if len(set(values)) != len(values):
+            raise ValidationError(_("A choice was sent twice."))
+        if question.type == "single" and len(values) > 1:
+            raise ValidationError(_("A single-choice question takes one answer."))
+        return sorted(values, key=list(keys).index)
+    if len(values) > 1:
+        raise ValidationError(_("This question takes one answer."))
+    if question.type == "numeric" and values:
+        text = values[0].strip().replace(",", ".")
+        try:
+            number = float(text)
+        except ValueError:
+            raise ValidationError(_("“%(value)s” is not a number.") % {"value": values[0][:40]}) from None
+        if not math.isfinite(number):
+            raise ValidationError(_("“%(value)s” is not a number.") % {"value": values[0][:40]})
+        return [text]
+    if question.type == "text" and values and len(values[0]) > 500:
+        raise ValidationError(_("That answer is too long."))
+    return values
+
+
+def score(question, values: list[str], keys: dict[str, int], correct_ids: set[int]) -> float:
+    """The fraction (0..1) of the question's points that a normalised response earns."""
+    if question.type == "single":
+        return 1.0 if values and keys[values[0]] in correct_ids else 0.0
+    if question.type == "multiple":
+        # Partial credit: each choice judged right (ticked if correct, left if not) earns its share.
+        ticked = {keys[v] for v in values}
+        right = sum((choice_id in ticked) == (choice_id in correct_ids) for choice_id in keys.values())
+        return max(0.0, right / len(keys)) if keys else 0.0
+    if not values:
+        return 0.0
+    if question.type == "numeric":
+        return 1.0 if abs(float(values[0]) - question.answer) <= question.tolerance + 1e-9 else 0.0
+    accepted = {" ".join(a.split()).casefold() for answers in (question.accepted or {}).values() for a in answers}
+    return 1.0 if " ".join(values[0].split()).casefold() in accepted else 0.0

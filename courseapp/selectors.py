@@ -1,0 +1,409 @@
+"""Reads for courses. Each page's reads use a fixed number of queries, whatever the
+course's size: one per table, never one per lesson."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db.models import Count, Max, Q, Sum
+from django.http import Http404
+
+from accounts.models import Role
+from core.permissions import has_role
+
+from .i18n import pick
+from .models import Attempt, AttemptStatus, Certificate, Course, Enrollment, Lesson, LessonProgress, Module, Quiz
+
+
+def can_preview(user) -> bool:
+    """Admins see drafts (unpublished content), marked as such."""
+    return has_role(user, Role.ADMIN)
+
+
+def course_list(*, user) -> list[Course]:
+    qs = Course.objects.all()
+    if not can_preview(user):
+        qs = qs.filter(published=True)
+    courses = list(qs.annotate(
+        lesson_count=Count("lessons", filter=Q(lessons__published=True)),
+        total_minutes=Sum("lessons__duration_minutes", filter=Q(lessons__published=True)),
+    ))
+    enrollments = {e.course_id: e for e in Enrollment.objects.filter(user=user)}
+    for course in courses:
+        course.enrollment = enrollments.get(course.pk)
+    return courses
+
+
+def course_get(*, slug: str, user) -> Course:
+    course = Course.objects.filter(slug=slug).first()
+    if course is None or not (course.published or can_preview(user)):
+        raise Http404
+    return course
+
+
+@dataclass
+class Item:
+    """A lesson or quiz in a course outline, with the learner's state."""
+
+    kind: str  # "lesson" | "quiz"
+    obj: Lesson | Quiz
+    done: bool = False
+    locked_by: list = field(default_factory=list)  # the Items that must be done first
+    best_score: float | None = None
+    attempts_used: int = 0
+    current: bool = False
+
+    @property
+    def slug(self) -> str:
+        return self.obj.slug
+
+    @property
+    def title(self) -> str:
+        return self.obj.title_text
+
+    @property
+    def locked(self) -> bool:
+        return bool(self.locked_by)
+
+    @property
+    def url(self) -> str:
+        return self.obj.get_absolute_url()
+
+    @property
+    def published(self) -> bool:
+        return self.obj.published
+
+
+@dataclass
+class ModuleOutline:
+    module: Module
+    items: list[Item]
+
+    @property
+    def done_count(self) -> int:
+        return sum(i.done for i in self.items)
+
+
+@dataclass
+class Outline:
+    course: Course
+    modules: list[ModuleOutline]
+    exams: list[Item]
+    items: list[Item]
+    enrollment: Enrollment | None
+    certificate: Certificate | None
+    time_spent_seconds: int = 0
+
+    @property
+    def done_count(self) -> int:
+        return sum(i.done for i in self.items)
+
+    @property
+    def total(self) -> int:
+        return len(self.items)
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.done_count / self.total) if self.total else 0
+
+    @property
+    def started(self) -> bool:
+        return self.enrollment is not None
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.items) and self.done_count == self.total
+
+    @property
+    def time_spent_minutes(self) -> int:
+        return round(self.time_spent_seconds / 60)
+
+    @property
+    def total_minutes(self) -> int:
+        return sum(i.obj.duration_minutes for i in self.items if i.kind == "lesson")
+
+    @property
+    def resume_item(self) -> Item | None:
+        """Where to go on: the last lesson viewed if unfinished, else the first open item."""
+        last_id = self.enrollment.last_lesson_id if self.enrollment else None
+        for item in self.items:
+            if item.kind == "lesson" and item.obj.pk == last_id and not item.done:
+                return item
+        return next((i for i in self.items if not i.done and not i.locked), None)
+
+    def find(self, kind: str, slug: str) -> Item | None:
+        return next((i for i in self.items if i.kind == kind and i.slug == slug), None)
+
+    def neighbours(self, item: Item) -> tuple[Item | None, Item | None]:
+        index = self.items.index(item)
+        previous = self.items[index - 1] if index > 0 else None
+        following = self.items[index + 1] if index + 1 < len(self.items) else None
+        return previous, following
+
+
+def course_outline(*, course: Course, user) -> Outline:
+    """The course's modules, lessons and quizzes in order, with the user's progress.
+
+    Learners see published items only; admins see drafts too.
+    """
+    preview = can_preview(user)
+    modules = list(Module.objects.filter(course=course))
+    lessons = Lesson.objects.filter(course=course).defer("body", "body_html").order_by("position", "id")
+    quizzes = Quiz.objects.filter(course=course).order_by("position", "id")
+    if not preview:
+        lessons, quizzes = lessons.filter(published=True), quizzes.filter(published=True)
+    lessons, quizzes = list(lessons), list(quizzes)
+    for obj in (*lessons, *quizzes):
+        obj.course = course  # their URLs need the course slug: no query per item
+    progress = {
+        p.lesson_id: p for p in LessonProgress.objects.filter(user=user, lesson__course=course)
+        .only("lesson_id", "completed_at", "time_spent_seconds")
+    }
+    attempt_stats = {
+        row["quiz_id"]: row for row in Attempt.objects.filter(user=user, quiz__course=course)
+        .values("quiz_id")
+        .annotate(best=Max("score", filter=Q(status=AttemptStatus.SUBMITTED)), used=Count("id"),
+                  passes=Count("id", filter=Q(passed=True)))
+    }
+    enrollment = Enrollment.objects.filter(user=user, course=course).first()
+    certificate = Certificate.objects.filter(user=user, course=course).first()
+
+    quiz_by_lesson = {q.lesson_id: q for q in quizzes if q.lesson_id}
+    by_module: dict[int, list[Item]] = {m.pk: [] for m in modules}
+    items: list[Item] = []
+
+    def quiz_item(quiz: Quiz) -> Item:
+        stats = attempt_stats.get(quiz.pk, {})
+        return Item("quiz", quiz, done=bool(stats.get("passes")), best_score=stats.get("best"),
+                    attempts_used=stats.get("used", 0))
+
+    for lesson in lessons:
+        p = progress.get(lesson.pk)
+        lesson_items = [Item("lesson", lesson, done=bool(p and p.completed_at))]
+        if lesson.pk in quiz_by_lesson:
+            lesson_items.append(quiz_item(quiz_by_lesson[lesson.pk]))
+        by_module.setdefault(lesson.module_id, []).extend(lesson_items)
+    for module in modules:
+        items.extend(by_module.get(module.pk, []))
+    exams = [quiz_item(q) for q in quizzes if not q.lesson_id]
+    items.extend(exams)
+    by_slug = {item.slug: item for item in items}
+    for item in items:
+        # A prerequisite learners cannot see (unpublished) does not lock anything.
+        item.locked_by = [by_slug[s] for s in item.obj.prerequisites if s in by_slug and not by_slug[s].done]
+    return Outline(
+        course=course,
+        modules=[ModuleOutline(m, by_module.get(m.pk, [])) for m in modules if by_module.get(m.pk) or preview],
+        exams=exams,
+        items=items,
+        enrollment=enrollment,
+        certificate=certificate,
+        time_spent_seconds=sum(p.time_spent_seconds for p in progress.values()),
+    )
+
+
+def course_is_complete(*, user, course: Course) -> bool:
+    lessons = set(Lesson.objects.filter(course=course, published=True).values_list("pk", flat=True))
+    quizzes = set(Quiz.objects.filter(course=course, published=True).values_list("pk", flat=True))
+    if not lessons and not quizzes:
+        return False
+    done_lessons = set(LessonProgress.objects.filter(user=user, lesson__in=lessons, completed_at__isnull=False)
+                       .values_list("lesson_id", flat=True))
+    passed = set(Attempt.objects.filter(user=user, quiz__in=quizzes, passed=True).values_list("quiz_id", flat=True))
+    return done_lessons == lessons and passed == quizzes
+
+
+def lesson_get(*, course: Course, slug: str, user) -> Lesson:
+    lesson = Lesson.objects.filter(course=course, slug=slug).select_related("module").first()
+    if lesson is None or not (lesson.published or can_preview(user)):
+        raise Http404
+    lesson.course = course
+    return lesson
+
+
+def quiz_get(*, course: Course, slug: str, user) -> Quiz:
+    quiz = Quiz.objects.filter(course=course, slug=slug).select_related("lesson").first()
+    if quiz is None or not (quiz.published or can_preview(user)):
+        raise Http404
+    quiz.course = course
+    return quiz
+
+
+def quiz_attempts(*, quiz: Quiz, user) -> list[Attempt]:
+    return list(Attempt.objects.filter(quiz=quiz, user=user).order_by("number"))
+
+
+def attempt_get(*, attempt_id: int, user) -> Attempt:
+    attempt = Attempt.objects.filter(pk=attempt_id, user=user).select_related("quiz__course").first()
+    if attempt is None:
+        raise Http404
+    return attempt
+
+
+@dataclass
+class ChoiceView:
+    key: str
+    text: str
+    correct: bool
+    explanation: str
+    chosen: bool
+
+
+@dataclass
+class QuestionView:
+    """A question as one attempt shows it. Correctness fields are filled only once
+    answered (`answered`): the template must not reveal them before."""
+
+    number: int
+    question: object
+    choices: list[ChoiceView]
+    answered: bool = False
+    response: list = field(default_factory=list)
+    fraction: float | None = None
+
+    @property
+    def id(self) -> int:
+        return self.question.pk
+
+    @property
+    def type(self) -> str:
+        return self.question.type
+
+    @property
+    def verdict(self) -> str:
+        if self.fraction is None:
+            return ""
+        return "correct" if self.fraction >= 0.999 else ("partial" if self.fraction > 0 else "wrong")
+
+    @property
+    def text_response(self) -> str:
+        return self.response[0] if self.response else ""
+
+    @property
+    def points_earned(self) -> float:
+        return round((self.fraction or 0) * self.question.points, 2)
+
+    @property
+    def model_answer(self) -> str:
+        q = self.question
+        if q.type == "numeric":
+            answer = int(q.answer) if float(q.answer).is_integer() else q.answer
+            return f"{answer} ± {q.tolerance:g}" if q.tolerance else f"{answer}"
+        if q.type == "text":
+            return pick(q.accepted)[0] if pick(q.accepted) else ""
+        return ""
+
+
+def attempt_questions(*, attempt: Attempt) -> list[QuestionView]:
+    """The attempt's drawn questions in order, with shuffled choices under their
+    attempt keys. Correct answers and explanations are included only for questions
+    already answered (checked, or the whole attempt submitted)."""
+    from .models import Question
+
+    questions = {q.pk: q for q in Question.objects.filter(pk__in=attempt.question_ids).prefetch_related("choices")}
+    checked = {str(a.question_id): a for a in attempt.answers.all()}
+    views = []
+    for number, question_id in enumerate(attempt.question_ids, start=1):
+        question = questions.get(question_id)
+        if question is None:
+            continue
+        key = str(question_id)
+        choices_by_id = {c.pk: c for c in question.choices.all()}
+        if attempt.is_submitted:
+            answered, response, fraction = True, attempt.responses.get(key, []), attempt.results.get(key)
+        elif key in checked:
+            answered, response, fraction = True, checked[key].response, checked[key].fraction
+        else:
+            answered, response, fraction = False, [], None
+        choices = []
+        for choice_key, choice_id in attempt.choice_keys.get(key, []):
+            choice = choices_by_id.get(choice_id)
+            if choice is None:
+                continue
+            choices.append(ChoiceView(
+                key=choice_key,
+                text=choice.text_text,
+                correct=choice.correct if answered else False,
+                explanation=choice.explanation_text if answered else "",
+                chosen=choice_key in response,
+            ))
+        views.append(QuestionView(number, question, choices, answered, response, fraction))
+    return views
+
+
+def course_spec(*, course: Course) -> dict:
+    """The whole course as a folder spec (see folder.py), for export."""
+    from .models import Question
+
+    modules = list(course.modules.all())
+    lessons = list(Lesson.objects.filter(course=course).prefetch_related("figures").order_by("position", "id"))
+    quizzes = list(Quiz.objects.filter(course=course).order_by("position", "id"))
+    questions = Question.objects.filter(quiz__course=course).prefetch_related("choices").order_by("position", "id")
+    questions_by_quiz: dict[int, list] = {}
+    for q in questions:
+        questions_by_quiz.setdefault(q.quiz_id, []).append({
+            "slug": q.slug, "type": q.type, "points": q.points, "published": q.published,
+            "prompt": q.prompt, "explanation": q.explanation, "answer": q.answer, "tolerance": q.tolerance,
+            "accepted": q.accepted,
+            "choices": [{"text": c.text, "correct": c.correct, "explanation": c.explanation} for c in q.choices.all()],
+        })
+
+    def quiz_spec(quiz: Quiz) -> dict:
+        return {
+            "slug": quiz.slug, "title": quiz.title, "pass_mark": quiz.pass_mark, "max_attempts": quiz.max_attempts,
+            "questions_per_attempt": quiz.questions_per_attempt, "published": quiz.published,
+            "prerequisites": quiz.prerequisites, "questions": questions_by_quiz.get(quiz.pk, []),
+        }
+
+    quiz_by_lesson = {q.lesson_id: q for q in quizzes if q.lesson_id}
+    return {
+        "slug": course.slug,
+        "title": course.title,
+        "summary": course.summary,
+        "published": course.published,
+        "modules": [
+            {
+                "slug": m.slug,
+                "title": m.title,
+                "lessons": [
+                    {
+                        "slug": lesson.slug, "title": lesson.title, "duration_minutes": lesson.duration_minutes,
+                        "published": lesson.published, "prerequisites": lesson.prerequisites, "body": lesson.body,
+                        "figures": {f.name: bytes(f.data) for f in lesson.figures.all()},
+                        "quiz": quiz_spec(quiz_by_lesson[lesson.pk]) if lesson.pk in quiz_by_lesson else None,
+                    }
+                    for lesson in lessons if lesson.module_id == m.pk
+                ],
+            }
+            for m in modules
+        ],
+        "exams": [quiz_spec(q) for q in quizzes if not q.lesson_id],
+    }
+
+
+@dataclass
+class LearningRow:
+    outline: Outline
+
+    @property
+    def course(self) -> Course:
+        return self.outline.course
+
+
+def my_learning(*, user) -> dict:
+    """Courses the user has started (with progress and resume point), and certificates."""
+    enrollments = Enrollment.objects.filter(user=user).select_related("course").order_by("-last_activity_at")
+    rows = []
+    for enrollment in enrollments:
+        if not (enrollment.course.published or can_preview(user)):
+            continue
+        rows.append(course_outline(course=enrollment.course, user=user))
+    certificates = list(Certificate.objects.filter(user=user).select_related("course"))
+    return {"outlines": rows, "certificates": certificates}
+
+
+def certificate_get(*, code: str) -> Certificate:
+    certificate = Certificate.objects.filter(code=code).select_related("user", "course").first()
+    if certificate is None:
+        raise Http404
+    return certificate

@@ -1,0 +1,471 @@
+"""Writes for courses: import, seeding, progress, quiz attempts, certificates and
+authoring. Reads live in selectors.py."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from . import scoring
+from .folder import guess_content_type, read_course_folder, write_course_folder
+from .models import (
+    Attempt,
+    AttemptAnswer,
+    AttemptStatus,
+    Certificate,
+    Choice,
+    Course,
+    Enrollment,
+    Lesson,
+    LessonFigure,
+    LessonProgress,
+    Module,
+    Question,
+    Quiz,
+)
+
+BUILTIN_COURSE_DIR = Path(__file__).resolve().parent / "content" / "how-llms-work"
+MAX_LESSON_TIME = timedelta(hours=2)
+_random = secrets.SystemRandom()
+
+
+# --- Import, export, seeding ---------------------------------------------------
+
+
+def _save(obj):
+    obj.full_clean()
+    obj.save()
+    return obj
+
+
+def _upsert(model, lookup: dict, values: dict):
+    obj = model.objects.filter(**lookup).first() or model(**lookup)
+    for name, value in values.items():
+        setattr(obj, name, value)
+    return _save(obj)
+
+
+def _quiz_write(*, course: Course, lesson: Lesson | None, spec: dict, position: int) -> Quiz:
+    quiz = _upsert(Quiz, {"course": course, "slug": spec["slug"]}, {
+        "lesson": lesson,
+        "title": spec["title"],
+        "pass_mark": spec["pass_mark"],
+        "max_attempts": spec["max_attempts"],
+        "questions_per_attempt": spec["questions_per_attempt"],
+        "published": spec["published"],
+        "prerequisites": spec["prerequisites"],
+        "position": position,
+    })
+    keep = []
+    for q_pos, q in enumerate(spec["questions"]):
+        question = _upsert(Question, {"quiz": quiz, "slug": q["slug"]}, {
+            "type": q["type"],
+            "points": q["points"],
+            "published": q["published"],
+            "prompt": q["prompt"],
+            "prompt_html": q["prompt_html"],
+            "explanation": q["explanation"],
+            "explanation_html": q["explanation_html"],
+            "answer": q["answer"],
+            "tolerance": q["tolerance"],
+            "accepted": q["accepted"],
+            "position": q_pos,
+        })
+        keep.append(question.pk)
+        # Choices are matched by position, so past attempts keep pointing at them.
+        existing = list(question.choices.all())
+        for c_pos, c in enumerate(q["choices"]):
+            choice = existing[c_pos] if c_pos < len(existing) else Choice(question=question)
+            choice.text, choice.correct, choice.explanation, choice.position = (
+                c["text"], c["correct"], c["explanation"], c_pos)
+            _save(choice)
+        Choice.objects.filter(pk__in=[c.pk for c in existing[len(q["choices"]):]]).delete()
+    quiz.questions.exclude(pk__in=keep).delete()
+    return quiz
+
+
+@transaction.atomic
+def course_import(*, folder: Path | str) -> Course:
+    """Create or update a course from a folder. Validates everything before writing
+    anything; raises folder.FolderError (every problem, with file and line)."""
+    spec = read_course_folder(folder)
+    course = _upsert(Course, {"slug": spec["slug"]}, {
+        "title": spec["title"], "summary": spec["summary"], "published": spec["published"]})
+    keep_modules, keep_lessons, keep_quizzes = [], [], []
+    for m_pos, m in enumerate(spec["modules"]):
+        module = _upsert(Module, {"course": course, "slug": m["slug"]}, {"title": m["title"], "position": m_pos})
+        keep_modules.append(module.pk)
+        for l_pos, spec_lesson in enumerate(m["lessons"]):
+            lesson = _upsert(Lesson, {"course": course, "slug": spec_lesson["slug"]}, {
+                "module": module,
+                "title": spec_lesson["title"],
+                "body": spec_lesson["body"],
+                "body_html": spec_lesson["body_html"],
+                "duration_minutes": spec_lesson["duration_minutes"],
+                "published": spec_lesson["published"],
+                "prerequisites": spec_lesson["prerequisites"],
+                "position": l_pos,
+            })
+            keep_lessons.append(lesson.pk)
+            lesson.figures.exclude(name__in=list(spec_lesson["figures"])).delete()
+            for name, data in spec_lesson["figures"].items():
+                _upsert(LessonFigure, {"lesson": lesson, "name": name},
+                        {"data": data, "content_type": guess_content_type(name)})
+            if spec_lesson["quiz"]:
+                keep_quizzes.append(_quiz_write(course=course, lesson=lesson, spec=spec_lesson["quiz"], position=0).pk)
+    for e_pos, exam in enumerate(spec["exams"]):
+        keep_quizzes.append(_quiz_write(course=course, lesson=None, spec=exam, position=e_pos).pk)
+    course.quizzes.exclude(pk__in=keep_quizzes).delete()
+    course.lessons.exclude(pk__in=keep_lessons).delete()
+    course.modules.exclude(pk__in=keep_modules).delete()
+    return course
+
+
+def course_export(*, course: Course, folder: Path | str) -> Path:
+    from .selectors import course_spec
+
+    return write_course_folder(course_spec(course=course), folder)
+
+
+def course_seed_builtin(*, log: Callable[[str], object] = print) -> Course:
+    """Load the built-in course "How LLMs work" unless it is already there."""
+    slug = "how-llms-work"
+    course = Course.objects.filter(slug=slug).first()
+    if course is not None:
+        return course
+    course = course_import(folder=BUILTIN_COURSE_DIR)
+    log(f"Loaded the built-in course “{course.title['en']}”.")
+    return course
+
+
+# --- Progress --------------------------------------------------------------------
+
+
+def lesson_visit(*, user, lesson: Lesson) -> LessonProgress:
+    """Record that `user` opened `lesson`: progress timestamps and the resume point."""
+    now = timezone.now()
+    progress, created = LessonProgress.objects.get_or_create(
+        user=user, lesson=lesson, defaults={"first_viewed_at": now, "last_viewed_at": now})
+    if not created:
+        LessonProgress.objects.filter(pk=progress.pk).update(last_viewed_at=now)
+    Enrollment.objects.update_or_create(user=user, course_id=lesson.course_id, defaults={"last_lesson": lesson})
+    return progress
+
+
+@transaction.atomic
+def lesson_complete(*, user, lesson: Lesson) -> LessonProgress:
+    """Mark a lesson complete. Time spent runs from the first view, capped at two hours."""
+    now = timezone.now()
+    progress, _created = LessonProgress.objects.select_for_update().get_or_create(
+        user=user, lesson=lesson, defaults={"first_viewed_at": now, "last_viewed_at": now})
+    if progress.completed_at is None:
+        progress.completed_at = now
+        spent = min(now - progress.first_viewed_at, MAX_LESSON_TIME)
+        progress.time_spent_seconds = max(0, int(spent.total_seconds()))
+        _save(progress)
+    certificate_issue_if_complete(user=user, course=lesson.course)
+    return progress
+
+
+def certificate_issue_if_complete(*, user, course: Course) -> Certificate | None:
+    """Issue the course certificate once every published lesson is complete and every
+    published quiz passed; returns it (new or existing) or None."""
+    from .selectors import course_is_complete
+
+    existing = Certificate.objects.filter(user=user, course=course).first()
+    if existing or not course_is_complete(user=user, course=course):
+        return existing
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            certificate = _save(Certificate(code=secrets.token_urlsafe(16), user=user, course=course))
+    except IntegrityError:  # issued by a concurrent request
+        return Certificate.objects.get(user=user, course=course)
+    Enrollment.objects.update_or_create(user=user, course=course, defaults={"completed_at": now})
+    return certificate
+
+
+# --- Quiz attempts -----------------------------------------------------------------
+
+
+def attempt_start(*, user, quiz: Quiz) -> Attempt:
+    """Resume the learner's open attempt, or start one: draw the questions, shuffle
+    the choices under fresh opaque keys. Raises ValidationError past the limit."""
+    open_attempt = Attempt.objects.filter(user=user, quiz=quiz, status=AttemptStatus.IN_PROGRESS).first()
+    if open_attempt is not None:
+        return open_attempt
+    used = Attempt.objects.filter(user=user, quiz=quiz).aggregate(n=Max("number"))["n"] or 0
+    if quiz.max_attempts and used >= quiz.max_attempts:
+        raise ValidationError(_("You have used all %(n)d attempts at this quiz.") % {"n": quiz.max_attempts})
+    pool = list(quiz.questions.filter(published=True).values_list("pk", flat=True))
+    if not pool:
+        raise ValidationError(_("This quiz has no questions yet."))
+    drawn = _random.sample(pool, k=min(quiz.questions_per_attempt, len(pool)))
+    choice_keys = {}
+    for question_id in drawn:
+        choice_ids = list(Choice.objects.filter(question_id=question_id).values_list("pk", flat=True))
+        if choice_ids:
+            _random.shuffle(choice_ids)
+            choice_keys[str(question_id)] = [[secrets.token_urlsafe(6), cid] for cid in choice_ids]
+    attempt = Attempt(user=user, quiz=quiz, number=used + 1, question_ids=drawn, choice_keys=choice_keys)
+    attempt.full_clean()
+    try:
+        with transaction.atomic():
+            attempt.save()
+    except IntegrityError:
+        # Another tab started the same attempt number a moment ago: use that one.
+        return attempt_start(user=user, quiz=quiz)
+    return attempt
+
+
+def _question_map(attempt: Attempt) -> dict[int, Question]:
+    questions = Question.objects.filter(pk__in=attempt.question_ids).prefetch_related("choices")
+    return {q.pk: q for q in questions}
+
+
+def _grade(question: Question, keys: dict[str, int], values: list[str]) -> tuple[list[str], float]:
+    values = scoring.normalise_response(question, values, keys)
+    correct = {c.pk for c in question.choices.all() if c.correct}
+    return values, scoring.score(question, values, keys, correct)
+
+
+def _lock_open_attempt(*, user, attempt_id: int) -> Attempt:
+    attempt = (Attempt.objects.select_for_update(of=("self",)).select_related("quiz")
+               .filter(pk=attempt_id, user=user).first())
+    if attempt is None:
+        raise ValidationError(_("No such attempt."))
+    if attempt.status != AttemptStatus.IN_PROGRESS:
+        raise ValidationError(_("This attempt has already been submitted."), code="submitted")
+    if attempt.quiz.max_attempts and attempt.number > attempt.quiz.max_attempts:
+        raise ValidationError(_("This attempt is beyond the quiz's attempt limit."))
+    return attempt
+
+
+def _check_question_ids(attempt: Attempt, responses: dict[str, list[str]]):
+    allowed = {str(qid) for qid in attempt.question_ids}
+    stray = sorted(set(responses) - allowed)
+    if stray:
+        raise ValidationError(_("The answers include questions that are not part of this attempt."))
+
+
+@transaction.atomic
+def attempt_answer_check(*, user, attempt_id: int, question_id: str, values: list[str]) -> AttemptAnswer:
+    """Lock in one question's answer and score it, for immediate feedback. Once
+    checked, an answer is final: its feedback shows the correct choices."""
+    attempt = _lock_open_attempt(user=user, attempt_id=attempt_id)
+    _check_question_ids(attempt, {question_id: values})
+    if AttemptAnswer.objects.filter(attempt=attempt, question_id=int(question_id)).exists():
+        raise ValidationError(_("This question has already been answered."))
+    question = _question_map(attempt)[int(question_id)]
+    keys = dict(attempt.choice_keys.get(question_id, []))
+    values, fraction = _grade(question, keys, values)
+    return _save(AttemptAnswer(attempt=attempt, question=question, response=values, fraction=fraction))
+
+
+def attempt_submit(*, user, attempt_id: int, responses: dict[str, list[str]]) -> Attempt:
+    """Score an attempt on the server and close it, exactly once.
+
+    `responses` maps question ids (as sent by the form) to raw values; questions
+    already checked one at a time keep their locked answers. Any malformed answer
+    rejects the whole submission and records nothing.
+    """
+    with transaction.atomic():
+        attempt = _lock_open_attempt(user=user, attempt_id=attempt_id)
+        _check_question_ids(attempt, responses)
+        locked = {str(a.question_id): a for a in attempt.answers.all()}
+        questions = _question_map(attempt)
+        final_responses, results, earned, possible = {}, {}, 0.0, 0
+        for question_id in attempt.question_ids:
+            key = str(question_id)
+            question = questions.get(question_id)
+            if question is None:  # deleted by an author since the draw: not counted
+                continue
+            if key in locked:
+                values, fraction = locked[key].response, locked[key].fraction
+            else:
+                keys = dict(attempt.choice_keys.get(key, []))
+                values, fraction = _grade(question, keys, responses.get(key, []))
+            final_responses[key], results[key] = values, fraction
+            earned += fraction * question.points
+            possible += question.points
+        percent = round(100.0 * earned / possible, 1) if possible else 0.0
+        passed = percent >= attempt.quiz.pass_mark
+        # The conditional UPDATE is the exactly-once guard: of two concurrent
+        # submissions only one finds the attempt still in progress.
+        updated = Attempt.objects.filter(pk=attempt.pk, status=AttemptStatus.IN_PROGRESS).update(
+            status=AttemptStatus.SUBMITTED, responses=final_responses, results=results, score=percent,
+            passed=passed, submitted_at=timezone.now())
+        if updated != 1:
+            raise ValidationError(_("This attempt has already been submitted."), code="submitted")
+    attempt.refresh_from_db()
+    if passed:
+        certificate_issue_if_complete(user=user, course=attempt.quiz.course)
+    return attempt
+
+
+# --- Authoring (admins) ----------------------------------------------------------
+
+
+def _render_field(source: dict, *, figure_base: str = "", drop_title: bool = False, field: str) -> dict:
+    from .rendering import MarkdownError, render_markdown
+
+    rendered = {}
+    for lang, text in source.items():
+        try:
+            rendered[lang] = render_markdown(text, lang=lang, figure_base=figure_base, drop_title=drop_title)
+        except MarkdownError as exc:
+            raise ValidationError({field: f"{lang}, line {exc.line}: {exc.message}"}) from exc
+    return rendered
+
+
+def _check_prerequisites(*, course: Course, slugs: list[str], own_slug: str):
+    known = set(Lesson.objects.filter(course=course).values_list("slug", flat=True))
+    known |= set(Quiz.objects.filter(course=course).values_list("slug", flat=True))
+    unknown = [s for s in slugs if s not in known or s == own_slug]
+    if unknown:
+        raise ValidationError({"prerequisites": _("Not a lesson or quiz of this course: %(slugs)s")
+                               % {"slugs": ", ".join(unknown)}})
+
+
+def _next_position(qs) -> int:
+    return (qs.aggregate(m=Max("position"))["m"] or 0) + 1
+
+
+def course_create(*, slug: str, title: dict) -> Course:
+    return _save(Course(slug=slug, title=title, summary={"en": "", "zh-Hans": ""},
+                        position=_next_position(Course.objects.all())))
+
+
+def course_update(*, course: Course, title: dict, summary: dict) -> Course:
+    course.title, course.summary = title, summary
+    return _save(course)
+
+
+def module_create(*, course: Course, slug: str, title: dict) -> Module:
+    return _save(Module(course=course, slug=slug, title=title, position=_next_position(course.modules.all())))
+
+
+def module_update(*, module: Module, title: dict) -> Module:
+    module.title = title
+    return _save(module)
+
+
+def lesson_create(*, module: Module, slug: str, title: dict) -> Lesson:
+    """A new draft lesson at the end of its module; it requires the lesson before it."""
+    previous = Lesson.objects.filter(course=module.course).order_by("-module__position", "-position").first()
+    lesson = Lesson(course=module.course, module=module, slug=slug, title=title, published=False,
+                    body={"en": "", "zh-Hans": ""}, prerequisites=[previous.slug] if previous else [],
+                    position=_next_position(module.lessons.all()))
+    return _save(lesson)
+
+
+def lesson_update(*, lesson: Lesson, title: dict, body: dict, duration_minutes: int,
+                  prerequisites: list[str]) -> Lesson:
+    from .folder import lesson_figure_base
+
+    _check_prerequisites(course=lesson.course, slugs=prerequisites, own_slug=lesson.slug)
+    lesson.title, lesson.body, lesson.duration_minutes, lesson.prerequisites = (
+        title, body, duration_minutes, prerequisites)
+    lesson.body_html = _render_field(body, figure_base=lesson_figure_base(lesson.course.slug, lesson.slug),
+                                     drop_title=True, field="body")
+    return _save(lesson)
+
+
+def quiz_create(*, course: Course, slug: str, title: dict, lesson: Lesson | None = None) -> Quiz:
+    if lesson is not None and Quiz.objects.filter(lesson=lesson).exists():
+        raise ValidationError(_("This lesson already has a quiz."))
+    siblings = Quiz.objects.filter(course=course, lesson__isnull=True)
+    return _save(Quiz(course=course, lesson=lesson, slug=slug, title=title, published=False,
+                      prerequisites=[lesson.slug] if lesson else [],
+                      position=0 if lesson else _next_position(siblings)))
+
+
+def quiz_update(*, quiz: Quiz, title: dict, pass_mark: int, max_attempts: int, questions_per_attempt: int,
+                prerequisites: list[str]) -> Quiz:
+    _check_prerequisites(course=quiz.course, slugs=prerequisites, own_slug=quiz.slug)
+    quiz.title, quiz.pass_mark, quiz.max_attempts, quiz.questions_per_attempt, quiz.prerequisites = (
+        title, pass_mark, max_attempts, questions_per_attempt, prerequisites)
+    return _save(quiz)
+
+
+def question_create(*, quiz: Quiz, slug: str, type: str) -> Question:  # noqa: A002  (the format's name)
+    question = Question(quiz=quiz, slug=slug, type=type, prompt={"en": "", "zh-Hans": ""},
+                        position=_next_position(quiz.questions.all()))
+    question.full_clean(exclude=["prompt", "explanation"])
+    question.save()
+    return question
+
+
+@transaction.atomic
+def question_update(*, question: Question, prompt: dict, explanation: dict, points: int,
+                    answer: float | None = None, tolerance: float = 0.0, accepted: dict | None = None,
+                    choices: list[dict] | None = None) -> Question:
+    """Update a question; for choice questions `choices` replaces the list (matched
+    by position, so past attempts keep their choices)."""
+    question.prompt, question.explanation, question.points = prompt, explanation, points
+    question.prompt_html = _render_field(prompt, field="prompt")
+    question.explanation_html = _render_field(explanation, field="explanation")
+    if question.type == "numeric":
+        if answer is None:
+            raise ValidationError({"answer": _("A numeric question needs an answer.")})
+        question.answer, question.tolerance = answer, tolerance
+    if question.type == "text":
+        if not accepted or not accepted.get("en"):
+            raise ValidationError({"accepted": _("List at least one accepted English answer.")})
+        question.accepted = accepted
+    _save(question)
+    if question.type in ("single", "multiple"):
+        choices = choices or []
+        correct = sum(c["correct"] for c in choices)
+        if len(choices) < 2:
+            raise ValidationError(_("A choice question needs at least two choices."))
+        if question.type == "single" and correct != 1:
+            raise ValidationError(_("A single-choice question needs exactly one correct choice."))
+        if question.type == "multiple" and correct < 1:
+            raise ValidationError(_("Mark at least one choice correct."))
+        existing = list(question.choices.all())
+        for position, data in enumerate(choices):
+            choice = existing[position] if position < len(existing) else Choice(question=question)
+            choice.text, choice.correct, choice.explanation, choice.position = (
+                data["text"], data["correct"], data["explanation"], position)
+            _save(choice)
+        Choice.objects.filter(pk__in=[c.pk for c in existing[len(choices):]]).delete()
+    return question
+
+
+def _siblings(obj):
+    if isinstance(obj, Course):
+        return Course.objects.all()
+    if isinstance(obj, Module):
+        return Module.objects.filter(course_id=obj.course_id)
+    if isinstance(obj, Lesson):
+        return Lesson.objects.filter(module_id=obj.module_id)
+    if isinstance(obj, Quiz):
+        return Quiz.objects.filter(course_id=obj.course_id, lesson__isnull=True)
+    return Question.objects.filter(quiz_id=obj.quiz_id)
+
+
+@transaction.atomic
+def item_move(*, obj, direction: str) -> None:
+    """Move a course, module, lesson, exam or question one place up or down."""
+    siblings = list(_siblings(obj).select_for_update().order_by("position", "id"))
+    index = next(i for i, s in enumerate(siblings) if s.pk == obj.pk)
+    other = index - 1 if direction == "up" else index + 1
+    if 0 <= other < len(siblings):
+        siblings[index], siblings[other] = siblings[other], siblings[index]
+    for position, sibling in enumerate(siblings):
+        if sibling.position != position:
+            type(sibling).objects.filter(pk=sibling.pk).update(position=position)
+
+
+def item_set_published(*, obj, published: bool):
+    obj.published = published
+    return _save(obj)

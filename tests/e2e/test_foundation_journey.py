@@ -28,7 +28,7 @@ def login(page, username):
     [
         (Role.EMPLOYEE, "/learn/", "Courses", ["Courses", "Playground"]),
         (Role.MANAGER, "/accounts/team/", "Team dashboard", ["Courses", "Playground", "Team dashboard"]),
-        (Role.ADMIN, "/curation/", "Curation", ["Courses", "Playground", "Team dashboard", "Curation"]),
+        (Role.ADMIN, "/curation/", "Curation", ["Courses", "Playground", "Team dashboard", "Curation", "Authoring"]),
     ],
 )
 def test_each_role_lands_in_its_place(page, role, path, heading, nav):

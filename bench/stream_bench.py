@@ -1,0 +1,163 @@
+"""Streaming through the WebSocket against bare `model.generate`, in one run.
+
+    .venv/bin/python bench/stream_bench.py [--tokens 64] [--repeats 3] [--clients 4 8]
+
+Starts the real server (uvicorn, embedded model worker, SQLite in var/bench) and, in
+this process, loads the same model for the baseline. Prints medians and the ratios
+the playground issue asks for:
+  - WebSocket tokens/s ÷ bare generate tokens/s (greedy, same prompt, same length);
+  - time to first token over the socket − bare prefill time;
+  - total tokens/s with N simultaneous clients ÷ one client's tokens/s, and each
+    client's p95 inter-token latency.
+"""
+
+import argparse
+import asyncio
+import http.cookiejar
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+PROMPT = "Once upon a time, in a small village by the sea, there lived"
+MODEL = "smollm2-135m-instruct"
+PASSWORD = "bench-password-123"  # noqa: S105  (a throwaway user in var/bench)
+
+
+def env(var_dir: Path) -> dict:
+    e = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")}
+    e.update(LLM_VAR_DIR=str(var_dir), LLM_MODEL_DIR=str(ROOT / "var" / "models"), LLM_EMBEDDED_WORKER="1",
+             LLM_MAX_CONCURRENT_PER_USER="4", LOG_LEVEL="WARNING", DJANGO_SETTINGS_MODULE="config.settings.base")
+    return e
+
+
+def manage(var_dir, *args):
+    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env(var_dir), check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+def login(base, username) -> str:
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    opener.open(base + "/accounts/login/")
+    token = next(c.value for c in jar if c.name == "csrftoken")
+    data = urllib.parse.urlencode({"username": username, "password": PASSWORD, "csrfmiddlewaretoken": token}).encode()
+    opener.open(urllib.request.Request(base + "/accounts/login/", data=data, headers={"Referer": base + "/"}))  # noqa: S310
+    return "; ".join(f"{c.name}={c.value}" for c in jar)
+
+
+async def ws_run(base, cookie, tokens):
+    import websockets
+
+    url = base.replace("http://", "ws://") + "/ws/playground/"
+    async with websockets.connect(url, additional_headers={"Cookie": cookie, "Origin": base}) as ws:
+        sent = time.perf_counter()
+        await ws.send(json.dumps({"type": "start", "model": MODEL, "mode": "completion", "prompt": PROMPT,
+                                  "params": {"temperature": 0, "max_new_tokens": tokens}}))
+        arrivals = []
+        while True:
+            msg = json.loads(await ws.recv())
+            if msg["type"] == "token":
+                arrivals.append(time.perf_counter())
+            elif msg["type"] in ("done", "error"):
+                if msg["type"] == "error":
+                    raise RuntimeError(msg)
+                break
+    gaps = [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
+    return {"start": sent, "first": arrivals[0], "end": arrivals[-1], "n": len(arrivals),
+            "ttft": arrivals[0] - sent, "tps": len(arrivals) / (arrivals[-1] - sent),
+            "p95_gap": statistics.quantiles(gaps, n=20)[-1] if len(gaps) >= 2 else None}
+
+
+async def concurrent(base, cookies, tokens):
+    results = await asyncio.gather(*(ws_run(base, c, tokens) for c in cookies))
+    start = min(r["start"] for r in results)
+    end = max(r["end"] for r in results)
+    return sum(r["n"] for r in results) / (end - start), [r["p95_gap"] for r in results]
+
+
+def bare_baseline(tokens, repeats):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = ROOT / "var" / "models" / MODEL
+    tok = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
+    ids = torch.tensor([tok(PROMPT, add_special_tokens=False)["input_ids"]])
+    tps, prefill = [], []
+    with torch.no_grad():
+        model.generate(ids, max_new_tokens=4, do_sample=False)  # warm-up
+        for _ in range(repeats):
+            t = time.perf_counter()
+            out = model.generate(ids, max_new_tokens=tokens, do_sample=False, repetition_penalty=1.0)
+            tps.append((out.shape[1] - ids.shape[1]) / (time.perf_counter() - t))
+        for _ in range(5):
+            t = time.perf_counter()
+            model(ids)
+            prefill.append(time.perf_counter() - t)
+    del model
+    return statistics.median(tps), statistics.median(prefill)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--tokens", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--clients", type=int, nargs="*", default=[4, 8])
+    parser.add_argument("--port", type=int, default=8790)
+    args = parser.parse_args()
+    var_dir = ROOT / "var" / "bench"
+    var_dir.mkdir(parents=True, exist_ok=True)
+    manage(var_dir, "migrate")
+    manage(var_dir, "provision_models")
+    users = [f"bench{i}" for i in range(max(args.clients + [1]))]
+    for u in users:
+        manage(var_dir, "people", "add", u, "--password", PASSWORD)
+    base = f"http://127.0.0.1:{args.port}"
+    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "config.asgi:application", "--port", str(args.port),
+                               "--lifespan", "on", "--ws", "websockets", "--log-level", "warning"],
+                              cwd=ROOT, env=env(var_dir))
+    try:
+        for _ in range(240):
+            try:
+                with urllib.request.urlopen(base + "/healthz", timeout=5) as r:  # noqa: S310  (local server)
+                    report = json.load(r)
+            except urllib.error.HTTPError as exc:
+                report = json.load(exc)
+            except OSError:
+                report = {}
+            if report.get("model_workers", {}).get("ok"):
+                break
+            time.sleep(0.5)
+        cookies = [login(base, u) for u in users]
+        bare_tps, prefill = bare_baseline(args.tokens, args.repeats)
+        asyncio.run(ws_run(base, cookies[0], 4))  # warm-up
+        singles = [asyncio.run(ws_run(base, cookies[0], args.tokens)) for _ in range(args.repeats)]
+        ws_tps = statistics.median(r["tps"] for r in singles)
+        ttft = statistics.median(r["ttft"] for r in singles)
+        print(f"tokens per run: {args.tokens}; repeats: {args.repeats}; medians")
+        print(f"bare model.generate: {bare_tps:.1f} tok/s; prefill {prefill * 1000:.0f} ms")
+        print(f"WebSocket, 1 client: {ws_tps:.1f} tok/s; time to first token {ttft * 1000:.0f} ms; "
+              f"p95 inter-token {statistics.median(r['p95_gap'] for r in singles) * 1000:.0f} ms")
+        print(f"RATIO websocket/bare tokens/s = {ws_tps / bare_tps:.2f}  (target >= 0.9)")
+        print(f"TTFT over socket - bare prefill = {(ttft - prefill) * 1000:.0f} ms  (target <= 100)")
+        for n in args.clients:
+            runs = [asyncio.run(concurrent(base, cookies[:n], args.tokens)) for _ in range(args.repeats)]
+            total = statistics.median(r[0] for r in runs)
+            p95 = statistics.median(max(g for g in r[1] if g is not None) for r in runs)
+            print(f"RATIO {n} clients total/1 client = {total / ws_tps:.2f}  ({total:.1f} tok/s total; "
+                  f"worst client's p95 inter-token {p95 * 1000:.0f} ms)")
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+if __name__ == "__main__":
+    main()

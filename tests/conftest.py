@@ -55,6 +55,23 @@ def pytest_report_header(config):
     ]
 
 
+@pytest.fixture(autouse=True)
+def fresh_channel_layer():
+    """Give each test a new channel layer instance.
+
+    pytest-asyncio runs each test in a new event loop. With Redis, a receive that was
+    blocked when the previous test's loop closed stays queued in the server and would
+    swallow the next message sent to this process's `specific.` channels; a new layer
+    instance has a new client prefix, so those leftovers can't match. (A real process
+    has one loop for its whole life, so this only concerns tests.)
+    """
+    from channels.layers import channel_layers
+
+    channel_layers.backends.pop("default", None)
+    yield
+    channel_layers.backends.pop("default", None)
+
+
 @pytest.fixture
 def team(db):
     return make_team("Blue team")

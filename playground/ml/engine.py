@@ -172,7 +172,7 @@ class BatchEngine:
         logits = out.logits[0, -1].float()  # (V,)
         seq.prefill_seconds = time.perf_counter() - started
         seq.compute_seconds += seq.prefill_seconds
-        self._merge(seq, out.past_key_values)
+        self._merge(seq, out.cache)
         self._emit_token(seq, logits)
         self._retire_finished()
 
@@ -208,12 +208,12 @@ class BatchEngine:
         started = time.perf_counter()
         batch = len(self._active)
         last = torch.tensor([[s.ids[-1]] for s in self._active], device=self.device)  # (B, 1)
-        # Each row's position is its own real length so far (padding is not counted).
-        positions = (self._mask.sum(dim=1, keepdim=True) - 1 + 1)  # (B, 1)
+        # The new token's position is the row's real length so far (padding not counted).
+        positions = self._mask.sum(dim=1, keepdim=True)  # (B, 1)
         self._mask = torch.cat([self._mask, torch.ones(batch, 1, dtype=torch.long, device=self.device)], dim=1)
         out = self.model(input_ids=last, attention_mask=self._mask, position_ids=positions,
-                         past_key_values=self._cache, use_cache=True)
-        self._cache = out.past_key_values
+                         cache=self._cache, use_cache=True)
+        self._cache = out.cache
         logits = out.logits[:, -1].float()  # (B, V)
         share = (time.perf_counter() - started) / batch
         self.steps += 1

@@ -9,6 +9,7 @@ from .permissions import has_role
 NAV = [
     ("courseapp:catalog", _("Courses"), Role.EMPLOYEE),
     ("playground:index", _("Playground"), Role.EMPLOYEE),
+    ("training:index", _("Fine-tunes"), Role.EMPLOYEE),
     ("accounts:dashboard", _("Team dashboard"), Role.MANAGER),
     ("core:curation", _("Curation"), Role.ADMIN),
     ("courseapp:author", _("Authoring"), Role.ADMIN),

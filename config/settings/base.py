@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "accounts",
     "courseapp",
     "playground",
+    "training",
 ]
 
 MIDDLEWARE = [
@@ -193,6 +194,28 @@ LLM_MAX_BATCH = env_int("LLM_MAX_BATCH", 8)  # sequences per forward pass (raise
 LLM_MAX_WAITING = env_int("LLM_MAX_WAITING", 16)  # queued beyond the batch before "busy"
 # Shared channel the model workers take requests from; one deployment, one name.
 LLM_REQUESTS_CHANNEL = env_str("LLM_REQUESTS_CHANNEL", "llm.requests")
+
+# --- Fine-tunes ------------------------------------------------------------------
+# The queue this process's fine-tunes go to (per GPU: gpu0, gpu1, ... with workers
+# started `-Q gpu0,default`); jobs record it.
+TRAINING_QUEUE = env_str("TRAINING_QUEUE", CELERY_TASK_DEFAULT_QUEUE)
+TRAINING_DEVICE = env_str("TRAINING_DEVICE", "auto")  # auto | cpu | cuda | cuda:N, in the child only
+TRAINING_CPU_THREADS = env_int("TRAINING_CPU_THREADS", 0)  # 0: torch's default
+TRAINING_MAX_ATTEMPTS = env_int("TRAINING_MAX_ATTEMPTS", 2)  # a job whose worker died is requeued up to here
+TRAINING_CANCEL_GRACE_SECONDS = env_int("TRAINING_CANCEL_GRACE_SECONDS", 5)  # then SIGTERM, then SIGKILL
+TRAINING_JOB_MAX_SECONDS = env_int("TRAINING_JOB_MAX_SECONDS", 2 * 3600)  # the runner stops the child
+TRAINING_SOFT_TIME_LIMIT = env_int("TRAINING_SOFT_TIME_LIMIT", TRAINING_JOB_MAX_SECONDS + 300)  # Celery's
+TRAINING_HARD_TIME_LIMIT = env_int("TRAINING_HARD_TIME_LIMIT", TRAINING_SOFT_TIME_LIMIT + 120)
+# A running job without a heartbeat for this long belongs to a dead worker.
+TRAINING_HEARTBEAT_STALE_SECONDS = env_int("TRAINING_HEARTBEAT_STALE_SECONDS", 60)
+# Quota defaults; admins override them per employee.
+TRAINING_DEFAULT_MAX_CONCURRENT = env_int("TRAINING_DEFAULT_MAX_CONCURRENT", 2)
+TRAINING_DEFAULT_GPU_SECONDS_PER_WEEK = env_int("TRAINING_DEFAULT_GPU_SECONDS_PER_WEEK", 4 * 3600)
+# Dataset caps, checked before a job is queued.
+TRAINING_MAX_UPLOAD_BYTES = env_int("TRAINING_MAX_UPLOAD_BYTES", 2_000_000)
+TRAINING_MAX_ROWS = env_int("TRAINING_MAX_ROWS", 5_000)
+TRAINING_MAX_ROW_TOKENS = env_int("TRAINING_MAX_ROW_TOKENS", 1_024)
+TRAINING_MAX_STEPS = env_int("TRAINING_MAX_STEPS", 2_000)
 
 LOGGING = {
     "version": 1,

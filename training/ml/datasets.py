@@ -215,7 +215,7 @@ def split_rows(rows: list, *, eval_fraction: float, seed: int = 0) -> tuple[list
     import random
 
     order = list(range(len(rows)))
-    random.Random(seed).shuffle(order)
+    random.Random(seed).shuffle(order)  # noqa: S311  (a reproducible split, not security)
     n_eval = min(max(1, round(len(rows) * eval_fraction)), len(rows) - 1)
     held = set(order[:n_eval])
     train = [r for i, r in enumerate(rows) if i not in held]

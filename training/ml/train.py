@@ -182,7 +182,7 @@ def run_training(cfg: TrainConfig, rows: list[dict], *, report: Callable[[dict],
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
-    rng = random.Random(cfg.seed)
+    rng = random.Random(cfg.seed)  # noqa: S311  (reproducible batches, not security)
     device = resolve_device(cfg.device)
     cuda = device.startswith("cuda")
 

@@ -1,0 +1,41 @@
+// Base vs fine-tuned: the same prompt to both models, one playground socket each
+// (protocol in docs/PROTOCOL.md), drawn side by side as the tokens arrive.
+(() => {
+  const root = document.getElementById("compare");
+  if (!root) return;
+  const form = document.getElementById("compare-form");
+  const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+  const sides = { base: root.dataset.base, tuned: root.dataset.tuned };
+  const sockets = {};
+
+  function run(side, model, prompt, mode, maxNew) {
+    const out = document.getElementById("out-" + side);
+    const status = document.getElementById("status-" + side);
+    out.textContent = "";
+    status.textContent = "Connecting…";
+    if (sockets[side]) sockets[side].close();
+    const socket = new WebSocket(scheme + location.host + root.dataset.wsPath);
+    sockets[side] = socket;
+    socket.addEventListener("open", () => {
+      status.textContent = "Waiting for the model…";
+      socket.send(JSON.stringify({ type: "start", model, mode, prompt, request_id: side + "-" + Date.now(),
+                                   params: { max_new_tokens: maxNew, temperature: 0 } }));
+    });
+    socket.addEventListener("message", (event) => {
+      const msg = JSON.parse(event.data);
+      if (msg.type === "started") status.textContent = "Generating…";
+      else if (msg.type === "token") out.append(document.createTextNode(msg.text));
+      else if (msg.type === "done") { status.textContent = "Done (" + (msg.finish_reason || "end") + ")"; root.dataset[side + "Done"] = "1"; socket.close(); }
+      else if (msg.type === "error") { status.textContent = msg.message; socket.close(); }
+    });
+    socket.addEventListener("error", () => { status.textContent = "Could not connect."; });
+  }
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const prompt = form.elements.prompt.value;
+    const mode = form.elements.mode.value;
+    const maxNew = Number(form.elements.max_new_tokens.value) || 64;
+    for (const [side, model] of Object.entries(sides)) run(side, model, prompt, mode, maxNew);
+  });
+})();

@@ -1,0 +1,116 @@
+"""Reads for fine-tunes: who may see what, queue positions, curves and the backend view."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.db.models import Count, Q, QuerySet, Sum
+from django.utils import timezone
+
+from accounts.models import Role
+
+from .models import ACTIVE, FineTuneJob, JobLog, JobMetric, JobStatus, Quota
+from .services import USAGE_WINDOW, fair_queue
+
+
+def job_visible_to(*, user, job: FineTuneJob) -> bool:
+    """The owner, an admin, or a manager of the owner's team (read-only)."""
+    if job.user_id == user.pk or user.effective_role == Role.ADMIN:
+        return True
+    team_id = job.user.team_id
+    return user.effective_role == Role.MANAGER and team_id is not None and user.managed_teams.filter(pk=team_id).exists()
+
+
+def job_cancellable_by(*, user, job: FineTuneJob) -> bool:
+    return job.is_active and (job.user_id == user.pk or user.effective_role == Role.ADMIN)
+
+
+def jobs_for_user(*, user, limit: int = 50) -> QuerySet[FineTuneJob]:
+    return FineTuneJob.objects.filter(user=user).select_related("dataset")[:limit]
+
+
+def queue_position(*, job: FineTuneJob) -> int | None:
+    """1 = runs next on its queue. None unless queued."""
+    if job.status != JobStatus.QUEUED:
+        return None
+    for position, pk in enumerate(fair_queue(queue_name=job.queue_name).values_list("pk", flat=True), start=1):
+        if pk == job.pk:
+            return position
+    return None
+
+
+def job_metrics(*, job: FineTuneJob) -> list[JobMetric]:
+    """The latest attempt's steps (an earlier, interrupted attempt's curve is superseded)."""
+    return list(JobMetric.objects.filter(job=job, attempt=job.attempts))
+
+
+def job_logs(*, job: FineTuneJob, limit: int = 200) -> list[JobLog]:
+    return list(reversed(JobLog.objects.filter(job=job).order_by("-pk")[:limit]))
+
+
+def loss_curve(metrics: list[JobMetric], *, width: int = 600, height: int = 200, pad: int = 8) -> dict | None:
+    """Points of an SVG polyline, drawn server-side (no script, CSP-friendly)."""
+    if not metrics:
+        return None
+    losses = [m.loss for m in metrics]
+    low, high = min(losses), max(losses)
+    span = (high - low) or 1.0
+    last_step = max(metrics[-1].step, 2)
+    points = []
+    for m in metrics:
+        x = pad + (m.step - 1) / (last_step - 1) * (width - 2 * pad)
+        y = pad + (high - m.loss) / span * (height - 2 * pad)
+        points.append(f"{x:.1f},{y:.1f}")
+    return {"points": " ".join(points), "width": width, "height": height, "low": low, "high": high,
+            "steps": metrics[-1].step}
+
+
+def job_eta_seconds(*, job: FineTuneJob, metrics: list[JobMetric]) -> float | None:
+    if job.status != JobStatus.RUNNING or len(metrics) < 2:
+        return None
+    per_step = (metrics[-1].elapsed - metrics[0].elapsed) / (len(metrics) - 1)
+    return max(0.0, per_step * (job.steps_total - job.steps_done))
+
+
+def usage_by_user(*, since=None) -> QuerySet:
+    since = since or timezone.now() - USAGE_WINDOW
+    return (get_user_model().objects.annotate(
+        week_seconds=Sum("finetune_jobs__gpu_seconds", filter=Q(finetune_jobs__started_at__gte=since)),
+        active_jobs=Count("finetune_jobs", filter=Q(finetune_jobs__status__in=ACTIVE)),
+        jobs_total=Count("finetune_jobs"),
+    ).filter(Q(jobs_total__gt=0) | Q(training_quota__isnull=False)).select_related("training_quota")
+        .order_by("-week_seconds", "username"))
+
+
+def celery_workers(timeout: float = 1.0) -> dict[str, dict]:
+    """Ask the Celery workers what they run (remote control; empty when none answer)."""
+    from config.celery import app
+
+    try:
+        inspect = app.control.inspect(timeout=timeout)
+        active = inspect.active() or {}
+        queues = inspect.active_queues() or {}
+    except Exception as exc:  # a broker that is down is shown, not raised
+        return {"error": {"error": str(exc)}}
+    return {name: {"active": len(tasks), "queues": sorted(q["name"] for q in queues.get(name, []))}
+            for name, tasks in active.items()}
+
+
+def backend_overview() -> dict:
+    running = list(FineTuneJob.objects.filter(status=JobStatus.RUNNING).select_related("user")
+                   .order_by("started_at"))
+    queued = list(fair_queue().select_related("user"))
+    workers = celery_workers()
+    for job in running:
+        workers.setdefault(job.worker_hostname or "?", {"active": None, "queues": [], "silent": True})
+    recent = timezone.now() - timedelta(days=1)
+    return {
+        "running": running,
+        "queued": queued,
+        "workers": workers,
+        "usage": usage_by_user(),
+        "recent_failures": FineTuneJob.objects.filter(status=JobStatus.FAILED, finished_at__gte=recent)
+            .select_related("user")[:20],
+        "quotas": Quota.objects.select_related("user"),
+    }

@@ -15,6 +15,7 @@ from accounts.models import Role
 from core.permissions import has_role
 
 from .params import ParamError, validate_start
+from .selectors import model_usable_by
 from .services import RunLimitReached, run_create, run_fail
 from .worker import requests_channel
 
@@ -59,6 +60,9 @@ class PlaygroundConsumer(AsyncJsonWebsocketConsumer):
             clean = validate_start(content)
         except ParamError as exc:
             await self.send_error(exc.code, str(exc), request_id)
+            return
+        if not await database_sync_to_async(model_usable_by)(user=self.scope["user"], name=clean["model"]):
+            await self.send_error("unknown_model", f"There is no model {clean['model']!r} you can use.", request_id)
             return
         try:
             run = await database_sync_to_async(run_create)(user=self.scope["user"], **{

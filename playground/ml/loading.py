@@ -107,7 +107,9 @@ def load_model(spec: ModelSpec, *, device: str = "cpu", attn_implementation: str
 
         if not (Path(spec.adapter) / "adapter_config.json").is_file():
             raise ModelNotAvailable(missing_model_message(ModelSpec(spec.name, spec.kind, spec.adapter)))
-        model = PeftModel.from_pretrained(model, spec.adapter)
+        # Merge the low-rank update into the base weights: inference then costs the same
+        # as the base model, and the batching engine sees a plain transformers model.
+        model = PeftModel.from_pretrained(model, spec.adapter).merge_and_unload()
     model.to(device).eval()
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token

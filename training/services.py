@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import F, FloatField, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.text import slugify
 
 from .ml import datasets as ds
 from .models import ACTIVE, Dataset, FineTuneJob, JobKind, JobLog, JobMetric, JobStatus, Quota
@@ -301,7 +302,7 @@ def job_register_model(*, job: FineTuneJob) -> None:
     """Offer a succeeded causal-LM job's model in its owner's playground."""
     from playground.services import model_register_finetune
 
-    name = f"ft-{job.pk}-{job.user.username}"[:100].lower()
+    name = slugify(f"ft-{job.pk}-{job.user.username}")[:100]
     adapter = job.output_path if job.method == "lora" else ""
     weights = job.output_path if job.method == "full" else ""
     entry = model_register_finetune(owner=job.user, name=name, display_name=f"{job.name} (fine-tune #{job.pk})",

@@ -1,0 +1,153 @@
+"""Fine-tunes on a real Celery worker process (the configured broker: the filesystem
+in embedded mode, Redis in production), training in a real child process."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.conf import settings
+
+from accounts.models import Role
+from tests.factories import make_user
+from tests.processes import ROOT, child_env, stop
+from tests.training.conftest import pid_alive, wait_final, wait_for
+from training import services
+from training.models import FineTuneJob, JobMetric, JobStatus
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+
+def submit(user, **overrides):
+    services.quota_set(user=user, max_concurrent=5, gpu_seconds_per_week=None)
+    return services.job_submit(user=user, kind="causal_lm", preset="cpu-quick", method="lora",
+                               builtin_dataset="company-faq", overrides=overrides)
+
+
+def watch_statuses(job_id: int, timeout: float = 180) -> list[str]:
+    """Poll the row (as the job page does) and return the distinct statuses seen, in order."""
+    seen = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = FineTuneJob.objects.filter(pk=job_id).values_list("status", flat=True).get()
+        if not seen or seen[-1] != status:
+            seen.append(status)
+        if status in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED):
+            return seen
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} did not finish; saw {seen}")
+
+
+async def test_tiny_lora_job_end_to_end_and_its_model_answers_in_the_playground(
+        celery_worker, registered_models, model_worker, tiny):
+    from tests.playground.test_generation import collect, connect, login_cookie
+
+    user = await sync_to_async(make_user)(Role.EMPLOYEE)
+    job = await sync_to_async(submit)(user, **tiny)
+    seen = await sync_to_async(watch_statuses)(job.pk)
+    job = await sync_to_async(FineTuneJob.objects.get)(pk=job.pk)
+    assert seen == ["queued", "running", "succeeded"], (seen, job.failure_reason)
+    assert job.attempts == 1 and job.device == "cpu" and job.worker_hostname == celery_worker
+    assert job.gpu_seconds > 0 and job.wall_seconds >= job.gpu_seconds and job.finished_at >= job.started_at
+    metrics = await sync_to_async(list)(JobMetric.objects.filter(job=job).order_by("step"))
+    assert [m.step for m in metrics] == [1, 2, 3, 4]
+    assert all(m.loss > 0 and m.lr > 0 and m.tokens > 0 for m in metrics)
+    for phase in (job.eval_before, job.eval_after):
+        assert phase["perplexity"] > 1 and phase["tokens"] > 0 and phase["rows"] == 4
+    assert job.eval_after["perplexity"] != job.eval_before["perplexity"], "training changed nothing"
+    assert job.result["tokens_per_second"] > 0 and job.child_pid is None
+    assert (Path(job.output_path) / "adapter_config.json").is_file()
+
+    # The result is a model its owner can pick in the playground, and it answers.
+    assert job.registered_model
+    cookie, _ = await login_cookie(user)
+    comm = await connect(cookie)
+    await comm.send_json_to({"type": "start", "model": job.registered_model, "mode": "chat",
+                             "prompt": "How many days of annual leave do I get?",
+                             "params": {"temperature": 0, "max_new_tokens": 8}})
+    _, tokens, done = await collect(comm, timeout=120)
+    assert done["type"] == "done", done
+    assert len(tokens) > 0 and done["text"]
+    await comm.disconnect()
+
+
+def test_cancelling_a_running_job_ends_its_child_and_marks_it_cancelled(celery_worker, registered_models, tiny):
+    job = submit(make_user(Role.EMPLOYEE), **{**tiny, "steps": 1000})
+    running = wait_for(lambda: FineTuneJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING, steps_done__gte=1,
+                                                          child_pid__isnull=False).first(), 120, what="training steps")
+    pid = running.child_pid
+    assert pid_alive(pid)
+    services.job_cancel(job_id=job.pk)
+    asked = time.monotonic()
+    job = wait_final(job.pk, timeout=60)
+    assert job.status == JobStatus.CANCELLED, job.failure_reason
+    assert time.monotonic() - asked < settings.TRAINING_CANCEL_GRACE_SECONDS + 10
+    assert not pid_alive(pid), "the training child outlived its cancelled job"
+    assert job.child_pid is None and job.steps_done < 1000 and job.finished_at
+
+
+def start_worker(name: str, queue: str, log_path: Path) -> subprocess.Popen:
+    log = open(log_path, "a")  # noqa: SIM115  (the process owns it until it exits)
+    # Its own session: kill -9 of the group takes the worker, its pool process and the
+    # training child at once, like a machine losing power.
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "-n", name, "--concurrency", "1", "-Q", queue,
+         "--loglevel", "INFO"], cwd=ROOT, env=child_env(), stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True)
+
+
+def wait_ping(name: str, proc: subprocess.Popen, timeout: float = 60):
+    from config.celery import app
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "worker exited early"
+        if app.control.ping(destination=[name], timeout=1):
+            return
+    raise AssertionError(f"worker {name} did not answer")
+
+
+def test_kill_9_of_the_worker_mid_job_requeues_it_and_loses_no_other_job(registered_models, settings, tiny):
+    queue = f"killtest-{uuid.uuid4().hex[:6]}"
+    name = f"{queue}@{socket.gethostname()}"
+    settings.TRAINING_QUEUE = queue
+    log_path = Path(settings.VAR_DIR) / "test-celery-kill.log"
+    log_path.write_text("")
+    victim = submit(make_user(Role.EMPLOYEE), **{**tiny, "steps": 25})
+    other = submit(make_user(Role.EMPLOYEE), **{**tiny, "steps": 2})
+    first = start_worker(name, queue, log_path)
+    second = None
+    try:
+        running = wait_for(lambda: FineTuneJob.objects.filter(pk=victim.pk, status=JobStatus.RUNNING, steps_done__gte=1,
+                                                              child_pid__isnull=False).first(), 120, what="first steps")
+        child = running.child_pid
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait(10)
+        wait_for(lambda: not pid_alive(child), 10, what="the training child to die with its worker")
+        victim.refresh_from_db()
+        assert victim.status == JobStatus.RUNNING  # nobody has noticed yet: the row says what it last knew
+
+        second = start_worker(name, queue, log_path)  # the restart
+        victim = wait_final(victim.pk, timeout=240)
+        other = wait_final(other.pk, timeout=120)
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                stop(proc)
+    logs = list(victim.logs.values_list("message", flat=True))
+    assert any("restarted during attempt 1; requeued" in m for m in logs), logs
+    if victim.status == JobStatus.SUCCEEDED:
+        assert victim.attempts == 2
+        steps = list(JobMetric.objects.filter(job=victim, attempt=2).values_list("step", flat=True))
+        assert steps == list(range(1, 26))
+    else:
+        assert victim.status == JobStatus.FAILED and victim.failure_reason, victim.failure_reason
+    assert other.status == JobStatus.SUCCEEDED, other.failure_reason
+    assert not FineTuneJob.objects.filter(status=JobStatus.RUNNING).exists()

@@ -34,7 +34,8 @@ class Command(BaseCommand):
             commands["model-worker"] = [python, manage, "model_worker"]
         if not no_celery:
             commands["celery"] = [python, "-m", "celery", "-A", "config", "worker", "--concurrency", "1",
-                                  "--loglevel", "WARNING", "-Q", settings.CELERY_TASK_DEFAULT_QUEUE,
+                                  "--loglevel", "WARNING", "-Q", ",".join(dict.fromkeys(
+                                      [settings.CELERY_TASK_DEFAULT_QUEUE, settings.TRAINING_QUEUE])),
                                   "-n", f"worker@{socket.gethostname()}"]
         self.procs: dict[str, subprocess.Popen] = {}
         stopping = False

@@ -29,7 +29,7 @@ def test_launch_watch_and_compare(page, celery_worker):
     page.get_by_label("Built-in dataset").select_option("company-faq")
     # The quick preset, made tiny through the advanced fields so the test stays fast.
     page.locator("details.advanced summary").click()
-    page.get_by_label("Steps").fill("3")
+    page.get_by_label("Steps", exact=True).fill("3")
     page.get_by_label("Batch size").fill("2")
     page.get_by_label("Sequence length (tokens)").fill("32")
     page.get_by_role("button", name="Queue fine-tune").click()

@@ -14,7 +14,6 @@ and the quick preset's wall time from spawn to exit (asked: < 3 minutes).
 
 import argparse
 import os
-import random
 import statistics
 import sys
 import tempfile
@@ -54,7 +53,7 @@ def bare_loop(cfg, rows) -> dict:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from training.ml.datasets import split_rows
-    from training.ml.train import collate_causal, encode_pairs
+    from training.ml.train import batch_indices, collate_causal, encode_pairs
 
     torch.manual_seed(cfg.seed)
     tokenizer = AutoTokenizer.from_pretrained(cfg.base_path)
@@ -63,16 +62,10 @@ def bare_loop(cfg, rows) -> dict:
                                              target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"))
     train_rows, _ = split_rows(rows, eval_fraction=cfg.eval_fraction, seed=cfg.seed)
     examples = encode_pairs(tokenizer, train_rows, cfg.seq_len)
-    # The same batch order as the real loop: a shuffled walk, reshuffled each epoch.
-    rng, order, batches = random.Random(cfg.seed), [], []  # noqa: S311  (reproducible, not security)
-    for _ in range(cfg.steps):
-        batch = []
-        while len(batch) < cfg.batch_size:
-            if not order:
-                order = list(range(len(examples)))
-                rng.shuffle(order)
-            batch.append(examples[order.pop()])
-        batches.append(collate_causal(batch, tokenizer.pad_token_id or tokenizer.eos_token_id, "cpu"))
+    # The same batches in the same order as the real loop.
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    batches = [collate_causal([examples[i] for i in indices], pad, "cpu")
+               for indices in batch_indices(len(examples), cfg)]
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.learning_rate)
     model.train()
     tokens = 0

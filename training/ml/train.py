@@ -70,6 +70,22 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     return cfg.learning_rate * max(0.0, 1 - (step - cfg.warmup_steps) / remaining)
 
 
+def batch_indices(n_rows: int, cfg: TrainConfig) -> list[list[int]]:
+    """Row indices of every step's batch: a shuffled walk, reshuffled at each epoch."""
+    rng = random.Random(cfg.seed)  # noqa: S311  (reproducible batches, not security)
+    order: list[int] = []
+    batches = []
+    for _ in range(cfg.steps):
+        batch = []
+        while len(batch) < cfg.batch_size:
+            if not order:
+                order = list(range(n_rows))
+                rng.shuffle(order)
+            batch.append(order.pop())
+        batches.append(batch)
+    return batches
+
+
 # --- causal LM ------------------------------------------------------------------------
 def encode_pairs(tokenizer, rows: list[dict], seq_len: int) -> list[tuple[list[int], list[int]]]:
     """Chat-format each pair; labels are -100 on the prompt so only the answer is learnt."""
@@ -182,7 +198,6 @@ def run_training(cfg: TrainConfig, rows: list[dict], *, report: Callable[[dict],
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
-    rng = random.Random(cfg.seed)  # noqa: S311  (reproducible batches, not security)
     device = resolve_device(cfg.device)
     cuda = device.startswith("cuda")
 
@@ -210,18 +225,12 @@ def run_training(cfg: TrainConfig, rows: list[dict], *, report: Callable[[dict],
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.learning_rate,
                                   weight_decay=0.0)
     model.train()
-    order: list = []
+    batches = batch_indices(len(train_rows), cfg)
     train_tokens, train_seconds = 0, 0.0
-    for step in range(cfg.steps):
+    for step, indices in enumerate(batches):
         if should_stop():
             raise Stopped()
-        # Sample a batch: walk a shuffled order, reshuffling at each epoch.
-        batch_rows = []
-        while len(batch_rows) < cfg.batch_size:
-            if not order:
-                order = list(range(len(train_rows)))
-                rng.shuffle(order)
-            batch_rows.append(train_rows[order.pop()])
+        batch_rows = [train_rows[i] for i in indices]
         t0 = time.perf_counter()
         lr = lr_at(step, cfg)
         for group in optimizer.param_groups:

@@ -191,6 +191,12 @@ LLM_MAX_NEW_TOKENS = env_int("LLM_MAX_NEW_TOKENS", 512)
 LLM_MAX_CONCURRENT_PER_USER = env_int("LLM_MAX_CONCURRENT_PER_USER", 2)
 LLM_MAX_BATCH = env_int("LLM_MAX_BATCH", 8)  # sequences per forward pass (raise on a GPU)
 LLM_MAX_WAITING = env_int("LLM_MAX_WAITING", 16)  # queued beyond the batch before "busy"
+# Attention views: token caps (the heatmap scales further than bertviz) and cache size.
+LLM_ATTENTION_MAX_TOKENS = env_int("LLM_ATTENTION_MAX_TOKENS", 256)
+LLM_BERTVIZ_HEAD_MAX_TOKENS = env_int("LLM_BERTVIZ_HEAD_MAX_TOKENS", 48)
+LLM_BERTVIZ_MODEL_MAX_TOKENS = env_int("LLM_BERTVIZ_MODEL_MAX_TOKENS", 32)
+LLM_BERTVIZ_MAX_LAYERS = env_int("LLM_BERTVIZ_MAX_LAYERS", 4)
+LLM_ATTENTION_CACHE = env_int("LLM_ATTENTION_CACHE", 8)
 LLM_MAX_ON_DEMAND_MODELS = env_int("LLM_MAX_ON_DEMAND_MODELS", 3)  # employees' fine-tunes kept loaded per worker
 # Shared channel the model workers take requests from; one deployment, one name.
 LLM_REQUESTS_CHANNEL = env_str("LLM_REQUESTS_CHANNEL", "llm.requests")

@@ -9,9 +9,12 @@ import json
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.templatetags.static import static
+from django.urls import reverse
+from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from accounts.models import Role
 from core.permissions import has_role
@@ -130,11 +133,27 @@ def _js_error(message, status):
     return HttpResponse(body, content_type="text/javascript; charset=utf-8", status=status)
 
 
+@xframe_options_sameorigin  # lessons frame it beside their text
+def attention_embed(request):
+    """Just the heatmap, for a lesson to embed."""
+    if not has_role(request.user, Role.EMPLOYEE):
+        raise PermissionDenied
+    error, source = None, None
+    try:
+        source = _source(request.user, request.GET)
+    except SourceError as exc:
+        error = str(exc)
+    query = request.GET.copy()
+    query["view"] = "heatmap"
+    return render(request, "playground/attention_embed.html", {
+        "source": source, "error": error, "query": query.urlencode(),
+        "full_url": reverse("playground:attention") + "?" + query.urlencode(),
+    })
+
+
 def attention_page(request):
     """The attention explorer: heatmap, bertviz head view or model view of a run or a text."""
     if not has_role(request.user, Role.EMPLOYEE):
-        from django.core.exceptions import PermissionDenied
-
         raise PermissionDenied
     view = request.GET.get("view", "heatmap")
     if view not in ("heatmap", "head", "model"):

@@ -45,3 +45,27 @@ def test_heatmap_head_view_and_model_view(page):
 
     assert page.watch.foreign == []
     assert page.watch.errors == []
+
+
+def test_self_attention_lesson_embeds_a_live_heatmap(page):
+    from courseapp.models import Lesson
+    from courseapp.services import course_seed_builtin, lesson_complete
+
+    models_provision_defaults(log=lambda *_: None)
+    course = course_seed_builtin(log=lambda *_: None)
+    user = make_user(Role.EMPLOYEE)
+    lesson_complete(user=user, lesson=Lesson.objects.get(course=course, slug="01-why-llms"))
+    page.goto("/accounts/login/")
+    page.get_by_label("Username").fill(user.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(re.compile(r"/learn/$"))
+    page.goto(f"/learn/{course.slug}/lessons/02-transformer-attention/")
+    frame_element = page.locator("iframe.tryit-embed").first
+    frame_element.scroll_into_view_if_needed()
+    frame = frame_element.content_frame
+    expect(frame.locator("#attention[data-drawn=true]")).to_be_attached(timeout=60000)
+    expect(frame.locator("#att-status")).to_contain_text("Layer 0")
+    frame_element.screenshot(path=str(DOCS / "lesson-embedded-heatmap.png"))
+    assert page.watch.foreign == []
+    assert page.watch.errors == []

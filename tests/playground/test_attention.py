@@ -110,7 +110,7 @@ async def test_a_run_is_visible_to_its_owner_and_manager_only(model_worker):
     response = await stranger.get("/playground/attention/layer.json", query)
     assert response.status_code == 403
     assert json.loads(response.content)["error"]["code"] == "forbidden"
-    script = await stranger.get(f"/playground/attention/bertviz-head.js", query)
+    script = await stranger.get("/playground/attention/bertviz-head.js", query)
     assert script.status_code == 403 and b"belongs to someone else" in script.content
 
 

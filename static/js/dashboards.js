@@ -16,7 +16,8 @@ document.addEventListener("DOMContentLoaded", () => {
       data: {
         labels: completion.labels,
         datasets: [{ label: completionCanvas.dataset.label, data: completion.values, borderColor: accent,
-                     backgroundColor: "rgba(52, 70, 200, 0.12)", fill: true, pointRadius: 0, tension: 0.2 }],
+                     backgroundColor: "rgba(52, 70, 200, 0.12)", fill: true, tension: 0.2,
+                     pointRadius: completion.labels.length > 30 ? 0 : 3 }],
       },
       options: { animation: false, scales: { y: { min: 0, max: 100, ticks: { callback: (v) => v + "%" } } } },
     });

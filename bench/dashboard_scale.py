@@ -52,14 +52,17 @@ def ensure_database():
 
 
 def seed():
+    from django.contrib.auth.hashers import make_password
+
     from accounts.models import Role, Team, User
     from courseapp.models import Attempt, AttemptStatus, Course, Lesson, LessonProgress, Module, Quiz
     from dashboards.models import Assignment
     from playground.models import PlaygroundRun, RunStatus
 
-    rng = random.Random(7)
+    rng = random.Random(7)  # noqa: S311  (reproducible test data, not secrets)
     now = timezone.now()
     call_command("flush", "--no-input", verbosity=0)
+    UNUSABLE = make_password(None)  # nobody logs in: the benchmark uses force_login
     course = Course.objects.create(slug="scale", title={"en": "Scale course", "zh-Hans": "规模课程"}, published=True)
     lessons = []
     for m in range(MODULES):
@@ -73,14 +76,14 @@ def seed():
                                         for lesson in lessons])
     teams = Team.objects.bulk_create([Team(name=f"Team {t:02d}") for t in range(TEAMS)])
     managers = User.objects.bulk_create([User(username=f"manager{t:02d}", role=Role.MANAGER, team=team,
-                                              email=f"manager{t:02d}@example.com", password="!")
+                                              email=f"manager{t:02d}@example.com", password=UNUSABLE)
                                          for t, team in enumerate(teams)])
     for team, manager in zip(teams, managers, strict=True):
         team.managers.add(manager)
     people = User.objects.bulk_create([User(username=f"e{t:02d}-{i:02d}", name=f"Employee {t}.{i}", team=team,
-                                            email=f"e{t:02d}-{i:02d}@example.com", password="!")
+                                            email=f"e{t:02d}-{i:02d}@example.com", password=UNUSABLE)
                                        for t, team in enumerate(teams) for i in range(PER_TEAM)])
-    User.objects.create(username="admin", role=Role.ADMIN, is_superuser=True, is_staff=True, password="!")
+    User.objects.create(username="admin", role=Role.ADMIN, is_superuser=True, is_staff=True, password=UNUSABLE)
     progress, attempts, runs = [], [], []
     for person in people:
         done = rng.randint(0, len(lessons))

@@ -2,7 +2,6 @@ import datetime as dt
 from statistics import mean
 
 import pytest
-from django.utils import timezone
 
 from accounts.models import Role
 from courseapp.models import Lesson
@@ -61,8 +60,8 @@ def test_team_figures_match_the_rows(course):
 def test_date_range_limits_activity(course):
     team, manager, (a,) = team_with(1)
     l1, l2, _ = lessons_of(course)
-    old = timezone.make_aware(dt.datetime(2030, 1, 10, 12))
-    new = timezone.make_aware(dt.datetime(2030, 3, 10, 12))
+    old = dt.datetime(2030, 1, 10, 12, tzinfo=dt.UTC)
+    new = dt.datetime(2030, 3, 10, 12, tzinfo=dt.UTC)
     progress(a, l1, at=old, seconds=100)
     progress(a, l2, at=new, seconds=200)
     attempt(a, l1.quiz, score=50, at=old)
@@ -104,8 +103,8 @@ def test_matrix_cells_show_status_and_best_score(course):
 def test_completion_series_is_cumulative(course):
     team, manager, (a,) = team_with(1)
     l1, l2, _ = lessons_of(course)
-    progress(a, l1, at=timezone.make_aware(dt.datetime(2030, 6, 1, 9)))
-    progress(a, l2, at=timezone.make_aware(dt.datetime(2030, 6, 3, 9)))
+    progress(a, l1, at=dt.datetime(2030, 6, 1, 9, tzinfo=dt.UTC))
+    progress(a, l2, at=dt.datetime(2030, 6, 3, 9, tzinfo=dt.UTC))
     series = selectors.completion_series(teams=[team], filters=filters_for(manager), members=2, today=dt.date(2030, 6, 4))
     assert series["labels"] == ["2030-06-01", "2030-06-02", "2030-06-03", "2030-06-04"]
     possible = 2 * 3

@@ -4,7 +4,6 @@ import time
 import pytest
 from django.core import mail
 from django.urls import reverse
-from django.utils import timezone
 
 from accounts.models import Role
 from courseapp.models import Attempt, Lesson
@@ -12,7 +11,7 @@ from dashboards.models import ExportJob, ExportStatus, ReminderKind, ReminderLog
 from dashboards.services import reminders_send
 from tests.dashboards.factories import assign, attempt, finish, make_course, make_user, progress, team_with
 
-NOW = timezone.make_aware(dt.datetime(2030, 6, 15, 7, 0))
+NOW = dt.datetime(2030, 6, 15, 7, 0, tzinfo=dt.UTC)
 TODAY = NOW.date()
 
 

@@ -13,5 +13,6 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("learn/", include("courseapp.urls")),
     path("playground/", include("playground.urls")),
+    path("", include("dashboards.urls")),
     path("", include("core.urls")),
 ]

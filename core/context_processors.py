@@ -9,7 +9,8 @@ from .permissions import has_role
 NAV = [
     ("courseapp:catalog", _("Courses"), Role.EMPLOYEE),
     ("playground:index", _("Playground"), Role.EMPLOYEE),
-    ("accounts:dashboard", _("Team dashboard"), Role.MANAGER),
+    ("dashboards:my_progress", _("My progress"), Role.EMPLOYEE),
+    ("dashboards:overview", _("Team dashboard"), Role.MANAGER),
     ("core:curation", _("Curation"), Role.ADMIN),
     ("courseapp:author", _("Authoring"), Role.ADMIN),
 ]

@@ -27,6 +27,7 @@ FILES = {
     "katex/fonts/": "katex/dist/fonts/",
     "highlight/highlight.min.js": "@highlightjs/cdn-assets/highlight.min.js",
     "highlight/github.min.css": "@highlightjs/cdn-assets/styles/github.min.css",
+    "chartjs/chart.umd.min.js": "chart.js/dist/chart.umd.min.js",
 }
 
 

@@ -26,9 +26,10 @@ def login(page, username):
 @pytest.mark.parametrize(
     ("role", "path", "heading", "nav"),
     [
-        (Role.EMPLOYEE, "/learn/", "Courses", ["Courses", "Playground"]),
-        (Role.MANAGER, "/accounts/team/", "Team dashboard", ["Courses", "Playground", "Team dashboard"]),
-        (Role.ADMIN, "/curation/", "Curation", ["Courses", "Playground", "Team dashboard", "Curation", "Authoring"]),
+        (Role.EMPLOYEE, "/learn/", "Courses", ["Courses", "Playground", "My progress"]),
+        (Role.MANAGER, "/team/", "Team dashboard", ["Courses", "Playground", "My progress", "Team dashboard"]),
+        (Role.ADMIN, "/curation/", "Curation",
+         ["Courses", "Playground", "My progress", "Team dashboard", "Curation", "Authoring"]),
     ],
 )
 def test_each_role_lands_in_its_place(page, role, path, heading, nav):

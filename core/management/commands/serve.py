@@ -35,7 +35,7 @@ class Command(BaseCommand):
         if not no_celery:
             commands["celery"] = [python, "-m", "celery", "-A", "config", "worker", "--concurrency", "1",
                                   "--loglevel", "WARNING", "-Q", settings.CELERY_TASK_DEFAULT_QUEUE,
-                                  "-n", f"worker@{socket.gethostname()}"]
+                                  "-n", f"worker@{socket.gethostname()}", "--beat"]
         self.procs: dict[str, subprocess.Popen] = {}
         stopping = False
 

@@ -21,7 +21,7 @@ def login(page, username):
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(re.compile(r"/learn/$|/accounts/team/$|/curation/$"))
+    page.wait_for_url(re.compile(r"/learn/$|/team/$|/curation/$"))
 
 
 def test_stream_stop_and_permalink(page):

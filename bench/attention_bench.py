@@ -9,18 +9,14 @@ same for a second view of the same text (served from the worker's cache).
 """
 
 import argparse
-import json
 import statistics
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.stream_bench import PASSWORD, env, login, manage  # noqa: E402
+from bench.common import ROOT, login, prepare, server  # noqa: E402
 
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
@@ -43,27 +39,8 @@ def main():
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--port", type=int, default=8791)
     args = parser.parse_args()
-    var_dir = ROOT / "var" / "bench"
-    var_dir.mkdir(parents=True, exist_ok=True)
-    manage(var_dir, "migrate")
-    manage(var_dir, "provision_models")
-    manage(var_dir, "people", "add", "bench0", "--password", PASSWORD)
-    base = f"http://127.0.0.1:{args.port}"
-    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "config.asgi:application", "--port", str(args.port),
-                               "--lifespan", "on", "--ws", "websockets", "--log-level", "warning"],
-                              cwd=ROOT, env=env(var_dir))
-    try:
-        for _ in range(240):
-            try:
-                with urllib.request.urlopen(base + "/healthz", timeout=5) as r:  # noqa: S310  (local server)
-                    report = json.load(r)
-            except urllib.error.HTTPError as exc:
-                report = json.load(exc)
-            except OSError:
-                report = {}
-            if report.get("model_workers", {}).get("ok"):
-                break
-            time.sleep(0.5)
+    prepare(["bench0"])
+    with server(args.port) as base:
         cookie = login(base, "bench0")
         from playwright.sync_api import sync_playwright
 
@@ -92,9 +69,6 @@ def main():
               f"over {len(cold)} runs")
         print(f"click → heatmap drawn, same text (cached):   median {statistics.median(warm) * 1000:.0f} ms "
               f"over {len(warm)} runs")
-    finally:
-        server.terminate()
-        server.wait(30)
 
 
 if __name__ == "__main__":

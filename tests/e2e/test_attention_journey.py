@@ -1,7 +1,6 @@
 """The heatmap, bertviz's head view and its model view render in the real browser,
 contacting no host but ours, with no console errors (CSP violations included)."""
 
-import re
 from pathlib import Path
 
 import pytest
@@ -10,7 +9,8 @@ from playwright.sync_api import expect
 
 from accounts.models import Role
 from playground.services import models_provision_defaults
-from tests.factories import PASSWORD, make_user
+from tests.e2e.helpers import login
+from tests.factories import make_user
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.slow]
 DOCS = Path(settings.BASE_DIR) / "docs" / "screenshots"
@@ -19,11 +19,7 @@ DOCS = Path(settings.BASE_DIR) / "docs" / "screenshots"
 def test_heatmap_head_view_and_model_view(page):
     models_provision_defaults(log=lambda *_: None)
     user = make_user(Role.EMPLOYEE)
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(re.compile(r"/learn/$"))
+    login(page, user.username)
     DOCS.mkdir(parents=True, exist_ok=True)
 
     page.goto("/playground/attention/?view=heatmap&model=smollm2-135m-instruct"
@@ -55,11 +51,7 @@ def test_self_attention_lesson_embeds_a_live_heatmap(page):
     course = course_seed_builtin(log=lambda *_: None)
     user = make_user(Role.EMPLOYEE)
     lesson_complete(user=user, lesson=Lesson.objects.get(course=course, slug="01-why-llms"))
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(re.compile(r"/learn/$"))
+    login(page, user.username)
     page.goto(f"/learn/{course.slug}/lessons/02-transformer-attention/")
     frame_element = page.locator("iframe.tryit-embed").first
     frame_element.scroll_into_view_if_needed()

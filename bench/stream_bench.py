@@ -13,44 +13,18 @@ the playground issue asks for:
 
 import argparse
 import asyncio
-import http.cookiejar
 import json
-import os
 import statistics
-import subprocess
 import sys
 import time
-import urllib.parse
-import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import ROOT, login, prepare, server  # noqa: E402
+
 PROMPT = "Once upon a time, in a small village by the sea, there lived"
 MODEL = "smollm2-135m-instruct"
-PASSWORD = "bench-password-123"  # noqa: S105  (a throwaway user in var/bench)
-
-
-def env(var_dir: Path) -> dict:
-    e = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")}
-    e.update(LLM_VAR_DIR=str(var_dir), LLM_MODEL_DIR=str(ROOT / "var" / "models"), LLM_EMBEDDED_WORKER="1",
-             LLM_MAX_CONCURRENT_PER_USER="4", LOG_LEVEL="WARNING", DJANGO_SETTINGS_MODULE="config.settings.base")
-    return e
-
-
-def manage(var_dir, *args):
-    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env(var_dir), check=True,
-                   stdout=subprocess.DEVNULL)
-
-
-def login(base, username) -> str:
-    jar = http.cookiejar.CookieJar()
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
-    opener.open(base + "/accounts/login/")
-    token = next(c.value for c in jar if c.name == "csrftoken")
-    data = urllib.parse.urlencode({"username": username, "password": PASSWORD, "csrfmiddlewaretoken": token}).encode()
-    opener.open(urllib.request.Request(base + "/accounts/login/", data=data, headers={"Referer": base + "/"}))  # noqa: S310
-    return "; ".join(f"{c.name}={c.value}" for c in jar)
 
 
 async def ws_run(base, cookie, tokens):
@@ -113,29 +87,9 @@ def main():
     parser.add_argument("--clients", type=int, nargs="*", default=[4, 8])
     parser.add_argument("--port", type=int, default=8790)
     args = parser.parse_args()
-    var_dir = ROOT / "var" / "bench"
-    var_dir.mkdir(parents=True, exist_ok=True)
-    manage(var_dir, "migrate")
-    manage(var_dir, "provision_models")
     users = [f"bench{i}" for i in range(max(args.clients + [1]))]
-    for u in users:
-        manage(var_dir, "people", "add", u, "--password", PASSWORD)
-    base = f"http://127.0.0.1:{args.port}"
-    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "config.asgi:application", "--port", str(args.port),
-                               "--lifespan", "on", "--ws", "websockets", "--log-level", "warning"],
-                              cwd=ROOT, env=env(var_dir))
-    try:
-        for _ in range(240):
-            try:
-                with urllib.request.urlopen(base + "/healthz", timeout=5) as r:  # noqa: S310  (local server)
-                    report = json.load(r)
-            except urllib.error.HTTPError as exc:
-                report = json.load(exc)
-            except OSError:
-                report = {}
-            if report.get("model_workers", {}).get("ok"):
-                break
-            time.sleep(0.5)
+    prepare(users)
+    with server(args.port) as base:
         cookies = [login(base, u) for u in users]
         bare_tps, prefill = bare_baseline(args.tokens, args.repeats)
         asyncio.run(ws_run(base, cookies[0], 4))  # warm-up
@@ -154,9 +108,6 @@ def main():
             p95 = statistics.median(max(g for g in r[1] if g is not None) for r in runs)
             print(f"RATIO {n} clients total/1 client = {total / ws_tps:.2f}  ({total:.1f} tok/s total; "
                   f"worst client's p95 inter-token {p95 * 1000:.0f} ms)")
-    finally:
-        server.terminate()
-        server.wait(30)
 
 
 if __name__ == "__main__":

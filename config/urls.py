@@ -14,5 +14,6 @@ urlpatterns = [
     path("learn/", include("courseapp.urls")),
     path("playground/", include("playground.urls")),
     path("training/", include("training.urls")),
+    path("", include("dashboards.urls")),
     path("", include("core.urls")),
 ]

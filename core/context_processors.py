@@ -10,7 +10,8 @@ NAV = [
     ("courseapp:catalog", _("Courses"), Role.EMPLOYEE),
     ("playground:index", _("Playground"), Role.EMPLOYEE),
     ("training:index", _("Fine-tunes"), Role.EMPLOYEE),
-    ("accounts:dashboard", _("Team dashboard"), Role.MANAGER),
+    ("dashboards:my_progress", _("My progress"), Role.EMPLOYEE),
+    ("dashboards:overview", _("Team dashboard"), Role.MANAGER),
     ("core:curation", _("Curation"), Role.ADMIN),
     ("courseapp:author", _("Authoring"), Role.ADMIN),
 ]

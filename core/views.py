@@ -22,7 +22,7 @@ def home(request):
     if role == Role.ADMIN:
         return redirect("core:curation")
     if role == Role.MANAGER:
-        return redirect("accounts:dashboard")
+        return redirect("dashboards:overview")
     return redirect("courseapp:catalog")
 
 

@@ -74,6 +74,8 @@ class TryIt:
 
     @property
     def url(self) -> str:
+        if self.view == "attention":
+            return f"{reverse('playground:attention')}?{urlencode({'view': 'heatmap', 'model': self.model, 'text': self.prompt})}"
         # The playground reads exactly these query parameter names.
         query = {"model": self.model, "mode": self.mode, "view": self.view, "prompt": self.prompt}
         query.update({name: self.params[name] for name in TRYIT_PARAMS if name in self.params})
@@ -118,7 +120,14 @@ def _tryit_card(tryit: TryIt) -> str:
         f' · <span class="tryit-meta">{html.escape(tryit.model)} · {html.escape(view_names[tryit.view])}</span></p>'
         f'<p class="tryit-label">{html.escape(tryit.label)}</p>'
         f'<pre class="tryit-prompt"><code>{html.escape(tryit.prompt)}</code></pre>'
-        f'<a class="button primary" href="{html.escape(tryit.url)}">{html.escape(_("Open in the playground"))}</a>'
+        + (
+            # A live heatmap of the example, right beside the text (our own page, framed).
+            f'<iframe class="tryit-embed" loading="lazy" title="{html.escape(_("Live attention heatmap"))}" '
+            f'src="{html.escape(reverse("playground:attention_embed") + "?" + urlencode({"model": tryit.model, "text": tryit.prompt}))}">'
+            "</iframe>"
+            if tryit.view == "attention" else ""
+        )
+        + f'<a class="button primary" href="{html.escape(tryit.url)}">{html.escape(_("Open in the playground"))}</a>'
         "</aside>"
     )
 

@@ -55,6 +55,8 @@ class ModelWorker:
         self.engines: dict = {}  # name → BatchEngine, one per causal LM
         self.on_demand: list[str] = []  # employees' fine-tunes loaded on first use, least recent first
         self._load_locks: dict[str, asyncio.Lock] = {}
+        self.twins: dict = {}  # name → eager-attention twin of the loaded model
+        self.attention_cache = None
         self.streams: dict[str, _Stream] = {}  # request_id → where its events go
 
     # --- lifecycle -----------------------------------------------------------
@@ -292,6 +294,80 @@ class ModelWorker:
             await sync_to_async(_fail_run, thread_sensitive=False)(run_id=message["run_id"], code=code, message=text)
         await self.reply(message, {"type": "worker.error", "code": code, "message": text})
 
+    # --- attention -----------------------------------------------------------------------
+    async def handle_attention(self, message):
+        """Attention for a run or a text: one layer (or head) of the heatmap, or a bertviz view."""
+        from .ml.attention import AttentionCache
+
+        name = message.get("model")
+        if name not in self.models:
+            try:
+                await self._engine_for(name)
+            except Exception as exc:  # noqa: BLE001
+                await self.reply(message, {"type": "worker.error", "code": "model_not_available", "message": str(exc)})
+                return
+        loaded = self.models.get(name)
+        if loaded is None:
+            await self.reply(message, {"type": "worker.error", "code": "unknown_model",
+                                       "message": f"Model {name!r} is not loaded on this worker."})
+            return
+        if self.attention_cache is None:
+            self.attention_cache = AttentionCache(size=settings.LLM_ATTENTION_CACHE)
+        try:
+            payload = await asyncio.to_thread(self._attention, loaded, message)
+        except AttentionRequestError as exc:
+            await self.reply(message, {"type": "worker.error", "code": exc.code, "message": str(exc)})
+            return
+        await self.reply(message, {"type": "attention.result", **payload})
+
+    def _attention(self, loaded, message) -> dict:
+        from .ml import attention
+        from .ml.prompts import build_prompt
+
+        view = message.get("view", "layer")
+        cap = {"layer": settings.LLM_ATTENTION_MAX_TOKENS, "head": settings.LLM_BERTVIZ_HEAD_MAX_TOKENS,
+               "model": settings.LLM_BERTVIZ_MODEL_MAX_TOKENS}[view]
+        key = (loaded.spec.name, message["key"])
+        maps = self.attention_cache.get(key)
+        if maps is None:
+            tokenizer = loaded.tokenizer
+            if "run" in message:
+                run = message["run"]
+                ids, _ = build_prompt(tokenizer, run["prompt"], run["mode"], max_tokens=10**6)
+                ids = ids + run["generated"]
+            elif loaded.spec.kind == CAUSAL_LM:
+                ids = tokenizer(message["text"], add_special_tokens=False)["input_ids"]
+            else:
+                ids = tokenizer(message["text"])["input_ids"]  # [CLS] … [SEP], as the encoder was trained
+            if not ids:
+                raise AttentionRequestError("bad_request", "There is no text to look at.")
+            if len(ids) > settings.LLM_ATTENTION_MAX_TOKENS:
+                raise AttentionRequestError("too_long", f"This text is {len(ids)} tokens; attention views show at most "
+                                            f"{settings.LLM_ATTENTION_MAX_TOKENS}. Shorten it and try again.")
+            twin = self.twins.get(loaded.spec.name)
+            if twin is None:
+                twin = self.twins[loaded.spec.name] = attention.eager_twin(loaded.model)
+            maps = attention.compute(twin, tokenizer, ids)
+            self.attention_cache.put(key, maps)
+        layers, heads, length, _ = maps.shape
+        if length > cap:
+            raise AttentionRequestError("too_long", f"This text is {length} tokens; the {view} view shows at most {cap}. "
+                                        "Use the heatmap, or a shorter text.")
+        if view == "layer":
+            layer, head = message.get("layer", 0), message.get("head")
+            if not isinstance(layer, int) or not 0 <= layer < layers:
+                raise AttentionRequestError("bad_layer", f"Layer must be between 0 and {layers - 1}.")
+            if head is not None and (not isinstance(head, int) or not 0 <= head < heads):
+                raise AttentionRequestError("bad_head", f"Head must be between 0 and {heads - 1}.")
+            return maps.layer_payload(layer) if head is None else maps.head_payload(layer, head)
+        from .ml.bertviz_embed import render
+
+        include = [i for i in message.get("include_layers") or range(layers)][: settings.LLM_BERTVIZ_MAX_LAYERS]
+        if not include or any(not isinstance(i, int) or not 0 <= i < layers for i in include):
+            raise AttentionRequestError("bad_layer", f"Layers must be between 0 and {layers - 1}.")
+        return {"view": view, "layers": layers, "include_layers": include,
+                **render(view, maps.as_float(list(range(layers))), maps.tokens, include, message["static_base"])}
+
     async def handle_tokenize(self, message):
         loaded = self.models.get(message.get("model"))
         if loaded is None:
@@ -302,6 +378,12 @@ class ModelWorker:
 
         tokens = tokenize(loaded.tokenizer, str(message.get("text", "")))
         await self.reply(message, {"type": "tokenize.result", "model": loaded.spec.name, "tokens": tokens})
+
+
+class AttentionRequestError(ValueError):
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass
@@ -373,6 +455,19 @@ def _fail_run(**kwargs):
         run_fail(**kwargs)
     finally:
         connection.close()
+
+
+async def ask_worker(message: dict, *, timeout: float = 30.0, channel_layer=None) -> dict:
+    """Send one request to the model workers and wait for its reply (request/response)."""
+    import uuid
+
+    layer = channel_layer or get_channel_layer()
+    reply_to = await layer.new_channel()
+    await layer.send(requests_channel(), {**message, "reply_to": reply_to, "request_id": uuid.uuid4().hex})
+    try:
+        return await asyncio.wait_for(layer.receive(reply_to), timeout)
+    except Exception:  # noqa: BLE001  (the timeout; redis-py reports a cancelled read as its own TimeoutError)
+        return {"type": "worker.error", "code": "no_worker", "message": "No model worker answered in time; try again shortly."}
 
 
 _embedded: ModelWorker | None = None

@@ -15,6 +15,11 @@ VENDOR = ROOT / "static" / "vendor"
 # destination (under static/vendor) → source (under node_modules); a trailing
 # slash copies a whole folder.
 FILES = {
+    # bertviz's views load these through require.js; we serve them instead of its CDNs.
+    # bertviz asks for jQuery 2.0.0, which npm lacks; 2.2.4 is the last 2.x release.
+    "bertviz/require.js": "requirejs/require.js",
+    "bertviz/d3.min.js": "d3/dist/d3.min.js",
+    "bertviz/jquery.min.js": "jquery/dist/jquery.min.js",
     "htmx/htmx.min.js": "htmx.org/dist/htmx.min.js",
     "htmx/ws.js": "htmx-ext-ws/dist/ws.js",
     "katex/katex.min.js": "katex/dist/katex.min.js",
@@ -22,6 +27,7 @@ FILES = {
     "katex/fonts/": "katex/dist/fonts/",
     "highlight/highlight.min.js": "@highlightjs/cdn-assets/highlight.min.js",
     "highlight/github.min.css": "@highlightjs/cdn-assets/styles/github.min.css",
+    "chartjs/chart.umd.min.js": "chart.js/dist/chart.umd.min.js",
 }
 
 

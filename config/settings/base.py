@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 from .env import env_bool, env_int, env_list, env_str
@@ -41,6 +42,7 @@ INSTALLED_APPS = [
     "courseapp",
     "playground",
     "training",
+    "dashboards",
 ]
 
 MIDDLEWARE = [
@@ -179,6 +181,14 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_DEFAULT_QUEUE", "default")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# Run exactly one `celery beat` per deployment (embedded: `serve` adds --beat to its worker).
+CELERY_BEAT_SCHEDULE = {
+    "dashboards-daily-reminders": {
+        "task": "dashboards.tasks.reminders_send_daily",
+        "schedule": crontab(hour=env_int("REMINDER_HOUR", 7), minute=0),
+    },
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # --- Models and the model worker -------------------------------------------
 LLM_MODEL_DIR = Path(env_str("LLM_MODEL_DIR", str(VAR_DIR / "models")))
@@ -192,6 +202,12 @@ LLM_MAX_NEW_TOKENS = env_int("LLM_MAX_NEW_TOKENS", 512)
 LLM_MAX_CONCURRENT_PER_USER = env_int("LLM_MAX_CONCURRENT_PER_USER", 2)
 LLM_MAX_BATCH = env_int("LLM_MAX_BATCH", 8)  # sequences per forward pass (raise on a GPU)
 LLM_MAX_WAITING = env_int("LLM_MAX_WAITING", 16)  # queued beyond the batch before "busy"
+# Attention views: token caps (the heatmap scales further than bertviz) and cache size.
+LLM_ATTENTION_MAX_TOKENS = env_int("LLM_ATTENTION_MAX_TOKENS", 256)
+LLM_BERTVIZ_HEAD_MAX_TOKENS = env_int("LLM_BERTVIZ_HEAD_MAX_TOKENS", 48)
+LLM_BERTVIZ_MODEL_MAX_TOKENS = env_int("LLM_BERTVIZ_MODEL_MAX_TOKENS", 32)
+LLM_BERTVIZ_MAX_LAYERS = env_int("LLM_BERTVIZ_MAX_LAYERS", 4)
+LLM_ATTENTION_CACHE = env_int("LLM_ATTENTION_CACHE", 8)
 LLM_MAX_ON_DEMAND_MODELS = env_int("LLM_MAX_ON_DEMAND_MODELS", 3)  # employees' fine-tunes kept loaded per worker
 # Shared channel the model workers take requests from; one deployment, one name.
 LLM_REQUESTS_CHANNEL = env_str("LLM_REQUESTS_CHANNEL", "llm.requests")
@@ -229,6 +245,19 @@ LOGGING = {
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "llm-academy@localhost")
+# SMTP when EMAIL_BACKEND is django.core.mail.backends.smtp.EmailBackend.
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+
+# --- Dashboards ---------------------------------------------------------------
+# Employees get a daily reminder while an assignment is due within this many days.
+REMINDER_DAYS_BEFORE = env_int("REMINDER_DAYS_BEFORE", 3)
+# A CSV export estimated above this many rows is built by a Celery job instead of in the request.
+EXPORT_INLINE_MAX_ROWS = env_int("EXPORT_INLINE_MAX_ROWS", 5000)
+EXPORT_DIR = Path(env_str("EXPORT_DIR", str(VAR_DIR / "exports")))
 
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"  # views that embed our own pages opt in per view

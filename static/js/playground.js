@@ -98,7 +98,10 @@
     const a = document.createElement("a");
     a.href = root.dataset.runUrl + run + "/";
     a.textContent = "Permalink to this run";
-    runLink.replaceChildren(a);
+    const att = document.createElement("a");
+    att.href = `${root.dataset.attentionUrl}?view=heatmap&run=${run}`;
+    att.textContent = "Attention for this run";
+    runLink.replaceChildren(a, " · ", att);
   }
 
   async function start() {

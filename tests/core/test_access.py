@@ -10,7 +10,8 @@ PAGES = {
     # url name: minimum role
     "courseapp:catalog": Role.EMPLOYEE,
     "playground:index": Role.EMPLOYEE,
-    "accounts:dashboard": Role.MANAGER,
+    "dashboards:my_progress": Role.EMPLOYEE,
+    "dashboards:overview": Role.MANAGER,
     "core:curation": Role.ADMIN,
 }
 RANK = [Role.EMPLOYEE, Role.MANAGER, Role.ADMIN]
@@ -39,7 +40,7 @@ def test_role_access(client, name, role):
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     ("role", "destination"),
-    [(Role.EMPLOYEE, "courseapp:catalog"), (Role.MANAGER, "accounts:dashboard"), (Role.ADMIN, "core:curation")],
+    [(Role.EMPLOYEE, "courseapp:catalog"), (Role.MANAGER, "dashboards:overview"), (Role.ADMIN, "core:curation")],
 )
 def test_home_sends_each_role_to_its_place(client, role, destination):
     client.force_login(make_user(role, team=make_team()))
@@ -76,7 +77,7 @@ def test_manager_dashboard_shows_only_their_teams(client):
     make_user(Role.EMPLOYEE, team=mine, username="teammate")
     make_user(Role.EMPLOYEE, team=other, username="stranger")
     client.force_login(manager)
-    html = client.get(reverse("accounts:dashboard")).content.decode()
+    html = client.get(reverse("dashboards:team", args=[mine.pk])).content.decode()
     assert "teammate" in html and "Mine" in html
     assert "stranger" not in html and "Other" not in html
 

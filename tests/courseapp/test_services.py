@@ -33,7 +33,8 @@ def test_seed_builtin_loads_the_course_once(builtin_course):
     lesson = builtin_course.lessons.get(slug="02-transformer-attention")
     assert lesson.body["en"].startswith("# The Transformer") and "自注意力" in lesson.body["zh-Hans"]
     assert 'class="math math-display"' in lesson.body_html["en"]
-    assert "/playground/?model=smollm2-135m-instruct&amp;mode=completion&amp;view=attention" in lesson.body_html["en"]
+    assert "/playground/attention/?view=heatmap&amp;model=smollm2-135m-instruct&amp;text=" in lesson.body_html["en"]
+    assert '<iframe class="tryit-embed"' in lesson.body_html["en"]
     assert services.course_seed_builtin(log=lambda *_: None).pk == builtin_course.pk
     assert Course.objects.count() == 1
 

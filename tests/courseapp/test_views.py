@@ -31,7 +31,7 @@ def test_lesson_renders_in_both_languages(client, learner, builtin_course):
     page = client.get(url).content.decode()
     assert "<h1>The Transformer and self-attention" in page
     assert 'class="math math-display"' in page and 'class="language-python"' in page
-    assert "/playground/?model=smollm2-135m-instruct&amp;mode=completion&amp;view=attention&amp;prompt=" in page
+    assert "/playground/attention/embed/?model=smollm2-135m-instruct&amp;text=" in page
     client.post("/i18n/setlang/", {"language": "zh-hans", "next": url})
     page = client.get(url).content.decode()
     assert "Transformer 与自注意力" in page and "查询、键和值" in page and "标记为完成" in page

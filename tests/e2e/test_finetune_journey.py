@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from accounts.models import Role
 from playground.services import models_provision_defaults
-from tests.e2e.test_playground_journey import login
+from tests.e2e.helpers import login
 from tests.factories import make_team, make_user
 from training.models import FineTuneJob, JobStatus
 

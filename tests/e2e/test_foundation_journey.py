@@ -10,31 +10,27 @@ from playwright.sync_api import expect
 
 from accounts.models import Role
 from playground.services import models_provision_defaults
-from tests.factories import PASSWORD, make_team, make_user
+from tests.e2e.helpers import login
+from tests.factories import make_team, make_user
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.slow]
 SHOTS = Path(settings.VAR_DIR) / "screenshots"
 
 
-def login(page, username):
-    page.goto("/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-
 
 @pytest.mark.parametrize(
     ("role", "path", "heading", "nav"),
     [
-        (Role.EMPLOYEE, "/learn/", "Courses", ["Courses", "Playground"]),
-        (Role.MANAGER, "/accounts/team/", "Team dashboard", ["Courses", "Playground", "Team dashboard"]),
-        (Role.ADMIN, "/curation/", "Curation", ["Courses", "Playground", "Team dashboard", "Curation", "Authoring"]),
+        (Role.EMPLOYEE, "/learn/", "Courses", ["Courses", "Playground", "My progress"]),
+        (Role.MANAGER, "/team/", "Team dashboard", ["Courses", "Playground", "My progress", "Team dashboard"]),
+        (Role.ADMIN, "/curation/", "Curation",
+         ["Courses", "Playground", "My progress", "Team dashboard", "Curation", "Authoring"]),
     ],
 )
 def test_each_role_lands_in_its_place(page, role, path, heading, nav):
     models_provision_defaults(log=lambda *_: None)
     user = make_user(role, team=make_team())
-    login(page, user.username)
+    login(page, user.username, wait=False)
     page.wait_for_url(re.compile(re.escape(path) + "$"))
     assert page.get_by_role("heading", level=1).inner_text() == heading
     assert page.locator("header nav a").all_inner_texts() == nav

@@ -102,7 +102,7 @@ def test_learner_journey(page):
     assert page.locator(".math-inline .katex").count() > 10
     assert page.locator("pre code.hljs .hljs-keyword").count() > 0
     tryit = page.locator(".tryit a").first
-    assert tryit.get_attribute("href").startswith("/playground/?model=smollm2-135m-instruct&mode=completion&view=attention")
+    assert tryit.get_attribute("href").startswith("/playground/attention/?view=heatmap&model=smollm2-135m-instruct")
     page.screenshot(path=str(SHOTS / "lesson-math.png"), full_page=True)
     outline = page.get_by_role("navigation", name="Course outline")
     expect(outline.locator(".outline-item.is-done")).to_have_count(2)

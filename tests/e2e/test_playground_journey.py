@@ -10,18 +10,12 @@ from playwright.sync_api import expect
 from accounts.models import Role
 from playground.models import PlaygroundRun, RunStatus
 from playground.services import models_provision_defaults
-from tests.factories import PASSWORD, make_team, make_user
+from tests.e2e.helpers import login
+from tests.factories import make_team, make_user
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.slow]
 SHOTS = Path(settings.VAR_DIR) / "screenshots"
 
-
-def login(page, username):
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(re.compile(r"/learn/$|/accounts/team/$|/curation/$"))
 
 
 def test_stream_stop_and_permalink(page):

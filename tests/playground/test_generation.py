@@ -209,3 +209,25 @@ async def test_run_is_saved_with_its_tokens(model_worker):
     assert run.ttft_ms > 0 and run.compute_seconds > 0 and run.device == "cpu"
     assert run.prompt == PROMPT and run.params["max_new_tokens"] == 5
     await comm.disconnect()
+
+
+async def test_stopping_one_client_leaves_the_others_in_the_batch_untouched(model_worker):
+    a_cookie, _ = await login_cookie()
+    b_cookie, _ = await login_cookie()
+    a, b = await connect(a_cookie), await connect(b_cookie)
+    await start(a, max_new_tokens=100, temperature=0.9, seed=11, prompt="Once upon a time, in a city of robots,")
+    await start(b, max_new_tokens=16)  # greedy: its output is known in advance
+    seen_a = 0
+    while seen_a < 2:
+        event = await a.receive_json_from(timeout=60)
+        seen_a += event["type"] == "token"
+    await a.send_json_to({"type": "stop"})
+    _, _, done_a = await collect(a)
+    _, tokens_b, done_b = await collect(b)
+    assert done_a["finish_reason"] == "stopped"
+    _, expected = greedy_reference(model_worker.models[MODEL], PROMPT, 16)
+    got = [t["id"] for t in tokens_b]
+    assert got == expected[: len(got)] and done_b["finish_reason"] in ("length", "stop_token")
+    assert model_worker.engines[MODEL].load()["active"] == 0
+    await a.disconnect()
+    await b.disconnect()

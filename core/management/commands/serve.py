@@ -36,7 +36,7 @@ class Command(BaseCommand):
             commands["celery"] = [python, "-m", "celery", "-A", "config", "worker", "--concurrency", "1",
                                   "--loglevel", "WARNING", "-Q", ",".join(dict.fromkeys(
                                       [settings.CELERY_TASK_DEFAULT_QUEUE, settings.TRAINING_QUEUE])),
-                                  "-n", f"worker@{socket.gethostname()}"]
+                                  "-n", f"worker@{socket.gethostname()}", "--beat"]
         self.procs: dict[str, subprocess.Popen] = {}
         stopping = False
 

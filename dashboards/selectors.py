@@ -13,7 +13,6 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.apps import apps
 from django.conf import settings
 from django.db.models import Count, Max, Q, Sum
 from django.db.models.functions import TruncDate
@@ -25,6 +24,8 @@ from accounts.selectors import team_members as _team_members
 from accounts.selectors import teams_visible_to
 from courseapp.models import Attempt, AttemptStatus, Certificate, Course, Enrollment, Lesson, LessonProgress, Quiz
 from playground.models import PlaygroundRun
+from training.models import FineTuneJob, Quota
+from training.services import USAGE_WINDOW
 
 from .models import Assignment, ExportJob
 
@@ -228,12 +229,8 @@ def _overdue_pairs(*, members: dict[int, int], assignments: list[dict], finished
 
 
 def _job_stats(*, users: Q, window: Q, by: str) -> dict[int, tuple[int, float]] | None:
-    """Fine-tune jobs and GPU-seconds per group: the one aggregate that plugs job stats
-    into every dashboard once the `training` app (FineTuneJob) is installed."""
-    if not apps.is_installed("training"):
-        return None
-    job_model = apps.get_model("training", "FineTuneJob")
-    rows = (job_model.objects.filter(users, window).values(by)
+    """Fine-tune jobs and GPU-seconds per group: one grouped aggregate."""
+    rows = (FineTuneJob.objects.filter(users, window).values(by)
             .annotate(n=Count("id"), gpu=Sum("gpu_seconds")))
     return {r[by]: (r["n"], r["gpu"] or 0.0) for r in rows}
 
@@ -553,6 +550,18 @@ def overdue_digests(*, today: dt.date) -> dict[User, list[tuple[User, Course, dt
 # --- One person ------------------------------------------------------------------
 
 
+def _quota(person: User) -> dict:
+    """The person's fine-tune quota and what they used of it in the last 7 days."""
+    quota = Quota.objects.filter(user=person).first() or Quota(user=person)
+    since = timezone.now() - USAGE_WINDOW
+    used = FineTuneJob.objects.filter(user=person, started_at__gte=since).aggregate(s=Sum("gpu_seconds"))["s"] or 0.0
+    limit = quota.effective_gpu_seconds_per_week
+    active = FineTuneJob.objects.filter(user=person, status__in=["queued", "running"]).count()
+    return {"gpu_seconds_used": used, "gpu_seconds_limit": limit,
+            "percent": round(100 * used / limit) if limit else 0,
+            "active_jobs": active, "max_concurrent": quota.effective_max_concurrent}
+
+
 def person_detail(*, person: User, today: dt.date | None = None) -> dict:
     """A person's lessons, attempts, certificates, assignments and playground use."""
     runs = PlaygroundRun.objects.filter(user=person)
@@ -571,7 +580,10 @@ def person_detail(*, person: User, today: dt.date | None = None) -> dict:
         "assignments": assignments_for(user=person, today=today),
         "usage": {k: v or 0 for k, v in usage.items()},
         "runs": list(runs.defer("tokens", "output", "params")[:50]),
-        "jobs": jobs.get(person.pk, (0, 0.0)) if jobs is not None else None,
+        "jobs": jobs.get(person.pk, (0, 0.0)),
+        "job_list": list(FineTuneJob.objects.filter(user=person).only(
+            "name", "kind", "status", "created_at", "gpu_seconds", "device")[:50]),
+        "quota": _quota(person),
         "limits": {"max_new_tokens": settings.LLM_MAX_NEW_TOKENS,
                    "max_prompt_tokens": settings.LLM_MAX_PROMPT_TOKENS,
                    "max_concurrent": settings.LLM_MAX_CONCURRENT_PER_USER},

@@ -8,6 +8,7 @@ from courseapp.models import Lesson
 from dashboards import selectors
 from dashboards.selectors import Filters
 from tests.dashboards.factories import assign, attempt, finish, make_course, make_user, progress, run, team_with
+from training.models import FineTuneJob
 
 pytestmark = pytest.mark.django_db
 TODAY = dt.date(2030, 6, 15)
@@ -38,6 +39,9 @@ def test_team_figures_match_the_rows(course):
     run(a, tokens=10, compute=1.25)
     run(b, tokens=30, compute=2.0)
     run(stranger, tokens=999, compute=99)
+    for user, gpu in ((a, 12.5), (b, 7.5), (stranger, 500.0)):
+        FineTuneJob.objects.create(user=user, name="job", kind="causal_lm", base_model="smollm2-135m-instruct",
+                                   queue_name="default", gpu_seconds=gpu)
 
     data = selectors.overview(viewer=manager, filters=filters_for(manager), today=TODAY)
     assert [row.team for row in data["rows"]] == [team]  # the manager's only team
@@ -49,7 +53,7 @@ def test_team_figures_match_the_rows(course):
     assert stats.attempts == 3 and stats.score_avg == round(mean(scores), 1)
     assert stats.buckets[4] == 1 and stats.buckets[7] == 1 and stats.buckets[9] == 1 and sum(stats.buckets) == 3
     assert (stats.runs, stats.tokens, stats.compute_seconds) == (2, 40, 3.25)
-    assert stats.jobs is None  # no training app yet
+    assert (stats.jobs, stats.gpu_seconds) == (2, 20.0)
 
     admin = make_user(Role.ADMIN)
     everything = selectors.overview(viewer=admin, filters=filters_for(admin), today=TODAY)

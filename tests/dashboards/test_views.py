@@ -124,7 +124,7 @@ def test_my_progress_shows_only_me(client, world):
     html = client.get(reverse("dashboards:my_progress")).content.decode()
     assert "My progress" in html and "60%" in html
     assert world["zed"].display_name not in html
-    assert "fine-tune quota appear here once fine-tuning is available" in html
+    assert "GPU-seconds, last 7 days" in html and "0.0 / 14400 (0%)" in html
 
 
 def test_admin_sees_every_team(client, world):

@@ -50,7 +50,7 @@ async def check_channel_layer() -> dict:
     return result
 
 
-def check_celery(timeout: float = 1.0) -> dict:
+def check_celery(timeout: float = 1.5) -> dict:
     from config.celery import app
 
     def run():

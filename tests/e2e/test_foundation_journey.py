@@ -21,10 +21,10 @@ SHOTS = Path(settings.VAR_DIR) / "screenshots"
 @pytest.mark.parametrize(
     ("role", "path", "heading", "nav"),
     [
-        (Role.EMPLOYEE, "/learn/", "Courses", ["Courses", "Playground", "My progress"]),
-        (Role.MANAGER, "/team/", "Team dashboard", ["Courses", "Playground", "My progress", "Team dashboard"]),
+        (Role.EMPLOYEE, "/learn/", "Courses", ["Courses", "Playground", "Fine-tunes", "My progress"]),
+        (Role.MANAGER, "/team/", "Team dashboard", ["Courses", "Playground", "Fine-tunes", "My progress", "Team dashboard"]),
         (Role.ADMIN, "/curation/", "Curation",
-         ["Courses", "Playground", "My progress", "Team dashboard", "Curation", "Authoring"]),
+         ["Courses", "Playground", "Fine-tunes", "My progress", "Team dashboard", "Curation", "Authoring"]),
     ],
 )
 def test_each_role_lands_in_its_place(page, role, path, heading, nav):

@@ -231,3 +231,30 @@ async def test_stopping_one_client_leaves_the_others_in_the_batch_untouched(mode
     assert model_worker.engines[MODEL].load()["active"] == 0
     await a.disconnect()
     await b.disconnect()
+
+
+async def test_token_events_are_coalesced_when_the_client_falls_behind(model_worker):
+    """While one channel-layer send is in flight, later tokens pile up and travel together."""
+    sends = []
+    original = model_worker._send_quietly
+
+    async def slow_send(channel, message):
+        if message["type"] == "gen.tokens":
+            sends.append(len(message["tokens"]))
+            await asyncio.sleep(0.4)  # a consumer that can't keep up
+        await original(channel, message)
+
+    model_worker._send_quietly = slow_send
+    try:
+        cookie, _ = await login_cookie()
+        comm = await connect(cookie)
+        await start(comm, max_new_tokens=20, prompt="Once upon a time, in a city of robots,")
+        _, tokens, done = await collect(comm)
+        _, expected = greedy_reference(model_worker.models[MODEL], "Once upon a time, in a city of robots,", 20)
+        assert [t["id"] for t in tokens] == expected[: len(tokens)]  # nothing lost, order kept
+        assert [t["index"] for t in tokens] == list(range(len(tokens)))
+        assert sum(sends) == len(tokens) == done["completion_tokens"]
+        assert len(sends) < len(tokens) and max(sends) > 1
+        await comm.disconnect()
+    finally:
+        model_worker._send_quietly = original

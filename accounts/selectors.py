@@ -15,3 +15,8 @@ def teams_visible_to(*, user: User) -> QuerySet[Team]:
 
 def team_members(*, team: Team) -> QuerySet[User]:
     return team.members.filter(is_active=True).order_by("name", "username")
+
+
+def manages_team(*, manager: User, team_id: int | None) -> bool:
+    """Whether `manager` is one of the managers of team `team_id` (False for no team)."""
+    return team_id is not None and manager.managed_teams.filter(pk=team_id).exists()

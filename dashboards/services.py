@@ -16,6 +16,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.models import Role, Team, User
+from accounts.selectors import manages_team
 from courseapp.models import Course
 
 from . import selectors
@@ -39,7 +40,7 @@ def _may_assign_to(*, assigned_by: User, team: Team | None, user: User | None) -
     if assigned_by.effective_role != Role.MANAGER:
         return False
     team_id = team.pk if team else (user.team_id if user else None)
-    return team_id is not None and assigned_by.managed_teams.filter(pk=team_id).exists()
+    return manages_team(manager=assigned_by, team_id=team_id)
 
 
 @transaction.atomic

@@ -1,6 +1,7 @@
 from django.db.models import Q, QuerySet
 
 from accounts.models import Role
+from accounts.selectors import manages_team
 
 from .ml.loading import ModelSpec
 from .models import ModelEntry, ModelKind, PlaygroundRun
@@ -41,8 +42,7 @@ def run_visible_to(*, user, run: PlaygroundRun) -> bool:
     """The owner, a manager of the owner's team, or an admin."""
     if run.user_id == user.pk or user.effective_role == Role.ADMIN:
         return True
-    team_id = run.user.team_id
-    return team_id is not None and user.managed_teams.filter(pk=team_id).exists()
+    return manages_team(manager=user, team_id=run.user.team_id)
 
 
 def runs_for_user(*, user, limit: int = 50) -> QuerySet[PlaygroundRun]:

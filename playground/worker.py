@@ -22,8 +22,11 @@ from dataclasses import dataclass, field
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.db import connection
 
 from .ml.provision import CAUSAL_LM
+from .selectors import model_spec_by_name, model_specs_enabled
+from .services import run_fail, run_finish
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +93,7 @@ class ModelWorker:
 
     async def _load_all(self):
         self.state = "loading"
-        specs = await sync_to_async(_enabled_specs, thread_sensitive=False)()
+        specs = await _db(model_specs_enabled)
         try:
             self.device = await asyncio.to_thread(self._resolve_device)
         except Exception as exc:  # a bad LLM_DEVICE fails every model the same way
@@ -185,7 +188,7 @@ class ModelWorker:
                 self.on_demand.remove(name)
                 self.on_demand.append(name)
             return self.engines[name]
-        spec = await sync_to_async(_spec_by_name, thread_sensitive=False)(name)
+        spec = await _db(model_spec_by_name, name)
         if spec is None or spec.kind != CAUSAL_LM:
             return None
         async with self._load_locks.setdefault(name, asyncio.Lock()):
@@ -278,7 +281,7 @@ class ModelWorker:
     async def _finish(self, request_id: str, stream: _Stream, done: dict):
         if stream.run_id is not None:
             saved = [{k: t[k] for k in ("id", "text", "p", "p_sample", "top")} for t in stream.tokens]
-            await sync_to_async(_save_run, thread_sensitive=False)(
+            await _db(run_finish,
                 run_id=stream.run_id, done=done, tokens=saved, worker=self.name, device=self.device)
         await self._send_quietly(stream.reply_to, {**done, "type": "gen.done", "request_id": request_id})
 
@@ -291,7 +294,7 @@ class ModelWorker:
 
     async def _fail(self, message, code, text):
         if message.get("run_id") is not None:
-            await sync_to_async(_fail_run, thread_sensitive=False)(run_id=message["run_id"], code=code, message=text)
+            await _db(run_fail, run_id=message["run_id"], code=code, message=text)
         await self.reply(message, {"type": "worker.error", "code": code, "message": text})
 
     # --- attention -----------------------------------------------------------------------
@@ -359,7 +362,7 @@ class ModelWorker:
                 raise AttentionRequestError("bad_layer", f"Layer must be between 0 and {layers - 1}.")
             if head is not None and (not isinstance(head, int) or not 0 <= head < heads):
                 raise AttentionRequestError("bad_head", f"Head must be between 0 and {heads - 1}.")
-            return maps.layer_payload(layer) if head is None else maps.head_payload(layer, head)
+            return maps.payload(layer, head)
         from .ml.bertviz_embed import render
 
         include = [i for i in message.get("include_layers") or range(layers)][: settings.LLM_BERTVIZ_MAX_LAYERS]
@@ -413,48 +416,17 @@ async def ping_workers(*, timeout: float = 1.5, channel_layer=None) -> list[dict
     return replies
 
 
-def _enabled_specs():
-    from django.db import connection
+async def _db(fn, /, *args, **kwargs):
+    """Run an ORM call in a pool thread, closing that thread's connection afterwards
+    (the worker lives for days; it must not leave connections open behind it)."""
 
-    from .selectors import model_specs_enabled
+    def call():
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            connection.close()
 
-    try:
-        return model_specs_enabled()
-    finally:
-        connection.close()  # this runs in a pool thread; don't leave its connection open
-
-
-def _spec_by_name(name):
-    from django.db import connection
-
-    from .selectors import model_spec_by_name
-
-    try:
-        return model_spec_by_name(name)
-    finally:
-        connection.close()
-
-
-def _save_run(**kwargs):
-    from django.db import connection
-
-    from .services import run_finish
-
-    try:
-        run_finish(**kwargs)
-    finally:
-        connection.close()
-
-
-def _fail_run(**kwargs):
-    from django.db import connection
-
-    from .services import run_fail
-
-    try:
-        run_fail(**kwargs)
-    finally:
-        connection.close()
+    return await sync_to_async(call, thread_sensitive=False)()
 
 
 async def ask_worker(message: dict, *, timeout: float = 30.0, channel_layer=None) -> dict:

@@ -9,6 +9,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from accounts.models import Role
+from accounts.selectors import manages_team
 
 from .models import ACTIVE, FineTuneJob, JobLog, JobMetric, JobStatus, Quota
 from .services import USAGE_WINDOW, fair_queue
@@ -18,8 +19,7 @@ def job_visible_to(*, user, job: FineTuneJob) -> bool:
     """The owner, an admin, or a manager of the owner's team (read-only)."""
     if job.user_id == user.pk or user.effective_role == Role.ADMIN:
         return True
-    team_id = job.user.team_id
-    return user.effective_role == Role.MANAGER and team_id is not None and user.managed_teams.filter(pk=team_id).exists()
+    return user.effective_role == Role.MANAGER and manages_team(manager=user, team_id=job.user.team_id)
 
 
 def job_cancellable_by(*, user, job: FineTuneJob) -> bool:

@@ -47,18 +47,15 @@ class AttentionMaps:
     def shape(self):
         return tuple(self.weights.shape)
 
-    def layer_payload(self, layer: int) -> dict:
+    def payload(self, layer: int, head: int | None = None) -> dict:
+        """One layer's weights for every head (head=None), or one head's, base64-encoded."""
         layers, heads, t, _ = self.weights.shape
-        data = self.weights[layer].contiguous().numpy().tobytes()  # (heads, T, T)
-        return {"layers": layers, "heads": heads, "layer": layer, "tokens": self.tokens, "ids": self.ids,
-                "encoding": "uint8", "scale": SCALE, "shape": [heads, t, t],
-                "data": base64.b64encode(data).decode("ascii")}
-
-    def head_payload(self, layer: int, head: int) -> dict:
-        payload = self.layer_payload(layer)
-        t = self.weights.shape[-1]
-        payload.update(heads=self.weights.shape[1], head=head, shape=[1, t, t],
-                       data=base64.b64encode(self.weights[layer, head].contiguous().numpy().tobytes()).decode("ascii"))
+        block = self.weights[layer] if head is None else self.weights[layer, head : head + 1]  # (h, T, T)
+        payload = {"layers": layers, "heads": heads, "layer": layer, "tokens": self.tokens, "ids": self.ids,
+                   "encoding": "uint8", "scale": SCALE, "shape": list(block.shape),
+                   "data": base64.b64encode(block.contiguous().numpy().tobytes()).decode("ascii")}
+        if head is not None:
+            payload["head"] = head
         return payload
 
     def as_float(self, layers: list[int]) -> list[torch.Tensor]:

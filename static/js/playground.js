@@ -46,27 +46,12 @@
     return out;
   }
 
-  function renderPromptTokens(tokens) {
-    promptTokens.replaceChildren(...tokens.map((t) => {
-      const li = document.createElement("li");
-      li.className = "token";
-      const text = document.createElement("span");
-      text.className = "token-text";
-      text.textContent = LLMTokens.visible(t.text);
-      const id = document.createElement("span");
-      id.className = "token-id";
-      id.textContent = t.id;
-      li.append(text, id);
-      return li;
-    }));
-  }
-
   function onMessage(msg) {
     if (msg.type === "tokens") return; // answers to the tokenizer box, handled in tokenizer.js
     if (!current || (msg.request_id && msg.request_id !== current.id)) return;
     if (msg.type === "started") {
       status.textContent = "Generating…";
-      renderPromptTokens(msg.prompt_tokens);
+      promptTokens.replaceChildren(...LLMTokens.pieceItems(msg.prompt_tokens));
       current.run = msg.run;
     } else if (msg.type === "token") {
       const now = performance.now();

@@ -27,20 +27,7 @@
     if (msg.type !== "tokens") return;
     status.classList.remove("error");
     status.textContent = `${msg.tokens.length} tokens`;
-    output.replaceChildren(
-      ...msg.tokens.map((t) => {
-        const li = document.createElement("li");
-        li.className = "token";
-        const text = document.createElement("span");
-        text.className = "token-text";
-        text.textContent = t.text.replace(/ /g, "·").replace(/\n/g, "↵");
-        const id = document.createElement("span");
-        id.className = "token-id";
-        id.textContent = t.id;
-        li.append(text, id);
-        return li;
-      })
-    );
+    output.replaceChildren(...LLMTokens.pieceItems(msg.tokens));
   }
 
   form.addEventListener("submit", async (event) => {

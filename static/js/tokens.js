@@ -59,6 +59,22 @@ window.LLMTokens = (() => {
     panel.replaceChildren(title, heading, list);
   }
 
+  // A prompt or text shown as pieces: each token's readable text above its id.
+  function pieceItems(tokens) {
+    return tokens.map((t) => {
+      const li = document.createElement("li");
+      li.className = "token";
+      const text = document.createElement("span");
+      text.className = "token-text";
+      text.textContent = visible(t.text);
+      const id = document.createElement("span");
+      id.className = "token-id";
+      id.textContent = t.id;
+      li.append(text, id);
+      return li;
+    });
+  }
+
   function bindBoundaryToggle(checkbox, output) {
     if (!checkbox) return;
     const apply = () => output.classList.toggle("boundaries", checkbox.checked);
@@ -66,5 +82,5 @@ window.LLMTokens = (() => {
     apply();
   }
 
-  return { makeToken, inspect, bindBoundaryToggle, visible };
+  return { makeToken, inspect, bindBoundaryToggle, visible, pieceItems };
 })();

@@ -3,29 +3,10 @@
 import asyncio
 
 import pytest
-from asgiref.sync import sync_to_async
-from channels.testing import WebsocketCommunicator
-from django.test import Client
 
-from accounts.models import Role
-from config.asgi import application
-from tests.factories import make_user
+from tests.playground.helpers import communicator, connect, login_cookie
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-@sync_to_async
-def session_cookie(role=Role.EMPLOYEE) -> bytes:
-    client = Client()
-    client.force_login(make_user(role))
-    return f"sessionid={client.cookies['sessionid'].value}".encode()
-
-
-def communicator(cookie: bytes | None, origin: bytes = b"http://localhost:8000"):
-    headers = [(b"origin", origin), (b"host", b"localhost:8000")]
-    if cookie:
-        headers.append((b"cookie", cookie))
-    return WebsocketCommunicator(application, "/ws/playground/", headers=headers)
 
 
 async def test_anonymous_socket_is_refused():
@@ -35,15 +16,13 @@ async def test_anonymous_socket_is_refused():
 
 
 async def test_bad_origin_is_refused():
-    comm = communicator(await session_cookie(), origin=b"https://evil.example.com")
+    comm = communicator((await login_cookie())[0], origin=b"https://evil.example.com")
     connected, _ = await comm.connect()
     assert not connected
 
 
 async def test_tokenize_goes_through_the_model_worker(model_worker):
-    comm = communicator(await session_cookie())
-    connected, _ = await comm.connect()
-    assert connected
+    comm = await connect((await login_cookie())[0])
     await comm.send_json_to({"type": "tokenize", "model": "smollm2-135m-instruct", "text": "Hello world"})
     reply = await comm.receive_json_from(timeout=10)
     assert reply["type"] == "tokens"
@@ -55,8 +34,7 @@ async def test_tokenize_goes_through_the_model_worker(model_worker):
 
 
 async def test_errors_come_back_as_error_events_and_the_worker_keeps_serving(model_worker):
-    comm = communicator(await session_cookie())
-    await comm.connect()
+    comm = await connect((await login_cookie())[0])
     await comm.send_json_to({"type": "tokenize", "model": "no-such-model", "text": "hi"})
     reply = await comm.receive_json_from(timeout=10)
     assert reply["type"] == "error" and reply["code"] == "unknown_model"
@@ -72,8 +50,7 @@ async def test_errors_come_back_as_error_events_and_the_worker_keeps_serving(mod
 async def test_worker_keeps_serving_after_idling_past_the_blocking_pop_timeout(model_worker):
     # channels_redis blocks 5 s per pop; redis-py 8's default socket timeout is also
     # 5 s, which once killed an idle worker. Idle longer than that, then ask.
-    comm = communicator(await session_cookie())
-    await comm.connect()
+    comm = await connect((await login_cookie())[0])
     await asyncio.sleep(6.5)
     assert model_worker.state == "ready"
     await comm.send_json_to({"type": "tokenize", "model": "smollm2-135m-instruct", "text": "awake"})

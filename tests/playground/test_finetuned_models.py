@@ -10,7 +10,7 @@ from playground.ml.prompts import build_prompt
 from playground.models import ModelEntry
 from playground.services import model_register_finetune
 from tests.factories import make_user
-from tests.playground.test_generation import MODEL, PROMPT, collect, connect, greedy_reference, login_cookie, start
+from tests.playground.helpers import MODEL, PROMPT, collect, connect, greedy_reference, login_cookie, start
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

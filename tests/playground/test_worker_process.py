@@ -10,7 +10,7 @@ from django.conf import settings
 
 from playground.services import models_provision_defaults
 from playground.worker import ping_workers
-from tests.playground.test_generation import collect, connect, login_cookie, start
+from tests.playground.helpers import collect, connect, login_cookie, start
 from tests.processes import ROOT, child_env, stop
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]

@@ -46,7 +46,7 @@ def watch_statuses(job_id: int, timeout: float = 180) -> list[str]:
 
 async def test_tiny_lora_job_end_to_end_and_its_model_answers_in_the_playground(
         celery_worker, registered_models, model_worker, tiny):
-    from tests.playground.test_generation import collect, connect, login_cookie
+    from tests.playground.helpers import collect, connect, login_cookie
 
     user = await sync_to_async(make_user)(Role.EMPLOYEE)
     job = await sync_to_async(submit)(user, **tiny)

@@ -295,10 +295,22 @@ def job_finish(*, job_id: int, attempt: int, status: str, reason: str = "", resu
         job.save()
         log(job.pk, f"{status}" + (f": {reason.splitlines()[0]}" if reason else "") +
             f" after {run_seconds:.1f} s on {job.device or 'an unknown device'}")
+        if status == JobStatus.SUCCEEDED and job.kind == JobKind.CAUSAL_LM:
+            # In the same transaction, so nobody sees "succeeded" before the model is in the playground.
+            _register_or_explain(job)
     return job
 
 
-def job_register_model(*, job: FineTuneJob) -> None:
+def _register_or_explain(job: FineTuneJob) -> None:
+    try:
+        with transaction.atomic():  # a savepoint: a failed registration leaves the finish standing
+            job.registered_model = job_register_model(job=job)
+    except Exception as exc:  # the fine-tune itself succeeded; say why it is not in the playground
+        logger.exception("Registering job %s in the playground failed", job.pk)
+        log(job.pk, f"could not register the model in the playground: {exc}")
+
+
+def job_register_model(*, job: FineTuneJob) -> str:
     """Offer a succeeded causal-LM job's model in its owner's playground."""
     from playground.services import model_register_finetune
 
@@ -309,6 +321,7 @@ def job_register_model(*, job: FineTuneJob) -> None:
                                     base_name=job.base_model, adapter_path=adapter, weights_path=weights)
     FineTuneJob.objects.filter(pk=job.pk).update(registered_model=entry.name)
     log(job.pk, f"registered in the playground as {entry.name}")
+    return entry.name
 
 
 # --- recovery -----------------------------------------------------------------------------
@@ -415,12 +428,6 @@ def job_execute(*, job_id: int, attempt: int) -> FineTuneJob | None:
     finished = job_finish(job_id=job.pk, attempt=attempt, status=status, reason=outcome.reason, result=outcome.result,
                           run_seconds=time.monotonic() - child_started, output_path=config.output_dir)
     logger.info("Job %s attempt %s: %s in %.1f s", job.pk, attempt, status, time.monotonic() - started)
-    if finished is not None and status == JobStatus.SUCCEEDED and finished.kind == JobKind.CAUSAL_LM:
-        try:
-            job_register_model(job=finished)
-        except Exception as exc:  # the fine-tune itself succeeded; say why it is not in the playground
-            logger.exception("Registering job %s in the playground failed", job.pk)
-            log(job.pk, f"could not register the model in the playground: {exc}")
     return finished
 
 

@@ -8,6 +8,7 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from accounts.models import Role
+from playground.models import ModelEntry
 from tests.factories import make_user
 from training import selectors, services
 from training.models import FineTuneJob, JobStatus
@@ -173,3 +174,33 @@ def test_bad_parameters_are_refused_before_queueing(employee):
                             overrides={"steps": 0, "learning_rate": "fast"})
     assert set(exc.value.errors) == {"steps", "learning_rate"}
     assert not FineTuneJob.objects.exists()
+
+
+def _finish_with_adapter(job, settings, tmp_path, *, adapter_ok: bool):
+    claimed = services.job_claim_next(queue_name=settings.TRAINING_QUEUE, hostname="w1")
+    out = tmp_path / f"job-{job.pk}"
+    out.mkdir()
+    if adapter_ok:
+        (out / "adapter_config.json").write_text("{}")
+    return services.job_finish(job_id=job.pk, attempt=claimed.attempts, status=JobStatus.SUCCEEDED,
+                               result={"tokens_per_second": 1.0}, run_seconds=1.0, output_path=str(out))
+
+
+def test_a_succeeded_job_is_in_the_playground_the_moment_it_reads_succeeded(employee, settings, tmp_path,
+                                                                          registered_models):
+    job = submit(employee)
+    _finish_with_adapter(job, settings, tmp_path, adapter_ok=True)
+    row = FineTuneJob.objects.values("status", "registered_model").get(pk=job.pk)
+    assert row["status"] == JobStatus.SUCCEEDED and row["registered_model"] == f"ft-{job.pk}-{employee.username}"
+    entry = ModelEntry.objects.get(name=row["registered_model"])
+    assert entry.owner == employee and entry.adapter.endswith(f"job-{job.pk}") and entry.base.name == job.base_model
+
+
+def test_a_registration_failure_leaves_the_job_succeeded_and_says_why(employee, settings, tmp_path,
+                                                                      registered_models):
+    job = submit(employee)
+    _finish_with_adapter(job, settings, tmp_path, adapter_ok=False)
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED and job.registered_model == "" and job.finished_at
+    assert not ModelEntry.objects.filter(owner=employee).exists()
+    assert job.logs.filter(message__startswith="could not register the model in the playground").exists()

@@ -9,6 +9,7 @@ recovery, say) can never overwrite the newer attempt's state.
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -401,7 +402,9 @@ def job_execute(*, job_id: int, attempt: int) -> FineTuneJob | None:
         message = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
         return job_finish(job_id=job.pk, attempt=attempt, status=JobStatus.FAILED, reason=message)
     out_dir = job_output_dir(job)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    # This attempt owns its folder; anything there is left from a database that was reset.
+    shutil.rmtree(out_dir, ignore_errors=True)
+    out_dir.mkdir(parents=True)
     p = job.params
     config = TrainConfig(
         kind=job.kind, base_path=base_path, output_dir=str(out_dir / "model"), method=p["method"], steps=p["steps"],

@@ -15,6 +15,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from accounts.models import Role
+from playground.models import ModelEntry
 from tests.factories import make_user
 from tests.processes import ROOT, child_env, stop
 from tests.training.conftest import pid_alive, wait_final, wait_for
@@ -24,10 +25,25 @@ from training.models import FineTuneJob, JobMetric, JobStatus
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
-def submit(user, **overrides):
+def submit(user, *, kind="causal_lm", method="lora", dataset="company-faq", **overrides):
     services.quota_set(user=user, max_concurrent=5, gpu_seconds_per_week=None)
-    return services.job_submit(user=user, kind="causal_lm", preset="cpu-quick", method="lora",
-                               builtin_dataset="company-faq", overrides=overrides)
+    return services.job_submit(user=user, kind=kind, preset="cpu-quick", method=method,
+                               builtin_dataset=dataset, overrides=overrides)
+
+
+async def assert_answers_in_playground(user, model_name: str):
+    """The owner picks the fine-tuned model in the playground and it streams an answer."""
+    from tests.playground.helpers import collect, connect, login_cookie
+
+    cookie, _ = await login_cookie(user)
+    comm = await connect(cookie)
+    await comm.send_json_to({"type": "start", "model": model_name, "mode": "chat",
+                             "prompt": "How many days of annual leave do I get?",
+                             "params": {"temperature": 0, "max_new_tokens": 8}})
+    _, tokens, done = await collect(comm, timeout=120)
+    assert done["type"] == "done", done
+    assert len(tokens) > 0 and done["text"]
+    await comm.disconnect()
 
 
 def watch_statuses(job_id: int, timeout: float = 180) -> list[str]:
@@ -46,8 +62,6 @@ def watch_statuses(job_id: int, timeout: float = 180) -> list[str]:
 
 async def test_tiny_lora_job_end_to_end_and_its_model_answers_in_the_playground(
         celery_worker, registered_models, model_worker, tiny):
-    from tests.playground.helpers import collect, connect, login_cookie
-
     user = await sync_to_async(make_user)(Role.EMPLOYEE)
     job = await sync_to_async(submit)(user, **tiny)
     seen = await sync_to_async(watch_statuses)(job.pk)
@@ -66,15 +80,45 @@ async def test_tiny_lora_job_end_to_end_and_its_model_answers_in_the_playground(
 
     # The result is a model its owner can pick in the playground, and it answers.
     assert job.registered_model
-    cookie, _ = await login_cookie(user)
-    comm = await connect(cookie)
-    await comm.send_json_to({"type": "start", "model": job.registered_model, "mode": "chat",
-                             "prompt": "How many days of annual leave do I get?",
-                             "params": {"temperature": 0, "max_new_tokens": 8}})
-    _, tokens, done = await collect(comm, timeout=120)
-    assert done["type"] == "done", done
-    assert len(tokens) > 0 and done["text"]
-    await comm.disconnect()
+    await assert_answers_in_playground(user, job.registered_model)
+
+
+async def test_full_fine_tune_saves_whole_weights_that_answer_in_the_playground(
+        celery_worker, registered_models, model_worker, tiny):
+    user = await sync_to_async(make_user)(Role.EMPLOYEE)
+    job = await sync_to_async(submit)(user, method="full", **{**tiny, "steps": 2})
+    job = await sync_to_async(wait_final)(job.pk)
+    assert job.status == JobStatus.SUCCEEDED, job.failure_reason
+    out = Path(job.output_path)
+    assert (out / "model.safetensors").is_file() and not (out / "adapter_config.json").exists()
+    assert job.eval_after["perplexity"] != job.eval_before["perplexity"], "training changed nothing"
+    entry = await sync_to_async(ModelEntry.objects.get)(name=job.registered_model)
+    assert entry.owner_id == user.pk and entry.source == str(out) and entry.adapter == ""
+    await assert_answers_in_playground(user, job.registered_model)
+
+
+def test_classifier_job_end_to_end_reports_accuracy_and_a_confusion_matrix(celery_worker, registered_models, tiny):
+    user = make_user(Role.EMPLOYEE)
+    job = submit(user, kind="classifier", dataset="sentiment", **{**tiny, "eval_fraction": 0.25})
+    job = wait_final(job.pk)
+    assert job.status == JobStatus.SUCCEEDED, job.failure_reason
+    assert [m.step for m in JobMetric.objects.filter(job=job).order_by("step")] == [1, 2, 3, 4]
+    for phase in (job.eval_before, job.eval_after):
+        labels, matrix = phase["labels"], phase["confusion"]
+        assert len(labels) >= 2 and len(matrix) == len(labels) and all(len(row) == len(labels) for row in matrix)
+        assert sum(map(sum, matrix)) == phase["rows"] > 0
+        right = sum(matrix[i][i] for i in range(len(labels)))
+        assert phase["accuracy"] == round(right / phase["rows"], 4)
+    assert (Path(job.output_path) / "config.json").is_file()
+    assert job.registered_model == ""  # a classifier does not chat
+
+    from django.test import Client
+    from django.urls import reverse
+
+    client = Client()
+    client.force_login(user)
+    html = client.get(reverse("training:job", args=[job.pk])).content.decode()
+    assert 'id="confusion"' in html and f"{job.eval_after['accuracy']}" in html
 
 
 def test_cancelling_a_running_job_ends_its_child_and_marks_it_cancelled(celery_worker, registered_models, tiny):

@@ -49,6 +49,7 @@ class Item:
     obj: Lesson | Quiz
     done: bool = False
     locked_by: list = field(default_factory=list)  # the Items that must be done first
+    preview_locks: list = field(default_factory=list)  # for admins: what would lock it for a learner
     best_score: float | None = None
     attempts_used: int = 0
     current: bool = False
@@ -190,7 +191,12 @@ def course_outline(*, course: Course, user) -> Outline:
     by_slug = {item.slug: item for item in items}
     for item in items:
         # A prerequisite learners cannot see (unpublished) does not lock anything.
-        item.locked_by = [by_slug[s] for s in item.obj.prerequisites if s in by_slug and not by_slug[s].done]
+        blockers = [by_slug[s] for s in item.obj.prerequisites if s in by_slug and not by_slug[s].done]
+        # Admins curating the course open anything; the page tells them what holds learners back.
+        if preview:
+            item.preview_locks = blockers
+        else:
+            item.locked_by = blockers
     return Outline(
         course=course,
         modules=[ModuleOutline(m, by_module.get(m.pk, [])) for m in modules if by_module.get(m.pk) or preview],

@@ -244,3 +244,15 @@ def test_queries_do_not_grow_with_course_size(client, employee, django_assert_ma
     assert counts[0] == counts[1], counts
     with django_assert_max_num_queries(20):
         client.get(url)
+
+
+def test_an_admin_previews_a_locked_lesson_and_is_told_what_locks_it_for_learners(client, admin_user):
+    course = make_course(lessons=2, quizzes=False)
+    client.force_login(admin_user)
+    page = client.get(f"/learn/{course.slug}/lessons/m1-l2/").content.decode()
+    assert "English body" in page and "Mark complete" in page
+    assert "Admin preview." in page and "Learners see this locked until they finish" in page
+    assert f'<a href="/learn/{course.slug}/lessons/m1-l1/">Lesson m1-l1</a>' in page
+    # Once the admin has done the prerequisite too, nothing is said.
+    client.post(f"/learn/{course.slug}/lessons/m1-l1/complete/")
+    assert "Admin preview." not in client.get(f"/learn/{course.slug}/lessons/m1-l2/").content.decode()

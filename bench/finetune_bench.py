@@ -1,6 +1,8 @@
 """The quick CPU fine-tune preset through our real path against a bare PyTorch loop.
 
-    .venv/bin/python bench/finetune_bench.py [--preset cpu-quick] [--model DIR] [--repeats 1]
+    .venv/bin/python bench/finetune_bench.py [--preset cpu-quick] [--model DIR] [--repeats 1] [--device cpu]
+
+On a GPU: `--preset gpu-standard --device cuda` (both loops then run bf16 autocast).
 
 Real path: `training.ml.runner.TrainingChild` + `supervise`, exactly what the Celery
 task runs (a spawned `python -m training.ml.child`: model load, eval before, the
@@ -48,34 +50,41 @@ def real_path(cfg, rows) -> dict:
 
 
 def bare_loop(cfg, rows) -> dict:
+    import contextlib
+
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from training.ml.datasets import split_rows
-    from training.ml.train import batch_indices, collate_causal, encode_pairs
+    from training.ml.train import batch_indices, collate_causal, encode_pairs, resolve_device
 
     torch.manual_seed(cfg.seed)
+    device = resolve_device(cfg.device)
+    cuda = device.startswith("cuda")
     tokenizer = AutoTokenizer.from_pretrained(cfg.base_path)
-    model = AutoModelForCausalLM.from_pretrained(cfg.base_path, dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(cfg.base_path, dtype=torch.float32).to(device)
     model = get_peft_model(model, LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=0.0,
                                              target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"))
     train_rows, _ = split_rows(rows, eval_fraction=cfg.eval_fraction, seed=cfg.seed)
     examples = encode_pairs(tokenizer, train_rows, cfg.seq_len)
     # The same batches in the same order as the real loop.
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    batches = [collate_causal([examples[i] for i in indices], pad, "cpu")
+    batches = [collate_causal([examples[i] for i in indices], pad, device)
                for indices in batch_indices(len(examples), cfg)]
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.learning_rate)
     model.train()
     tokens = 0
     started = time.perf_counter()
     for batch in batches:
-        loss = model(**batch).loss
+        with torch.autocast("cuda", dtype=torch.bfloat16) if cuda else contextlib.nullcontext():
+            loss = model(**batch).loss
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         tokens += int(batch["attention_mask"].sum())
+    if cuda:
+        torch.cuda.synchronize()
     seconds = time.perf_counter() - started
     return {"tokens_per_second": tokens / seconds, "train_seconds": seconds, "tokens": tokens}
 
@@ -85,6 +94,7 @@ def main():
     parser.add_argument("--preset", default="cpu-quick")
     parser.add_argument("--model", default=str(ROOT / "var" / "models" / "smollm2-135m-instruct"))
     parser.add_argument("--repeats", type=int, default=1, help="alternate real/bare this many times; report medians")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (both loops use it)")
     args = parser.parse_args()
 
     from training.ml.datasets import load_builtin
@@ -97,9 +107,9 @@ def main():
         cfg = TrainConfig(kind="causal_lm", base_path=args.model, output_dir=out, method="lora", steps=p["steps"],
                           batch_size=p["batch_size"], seq_len=p["seq_len"], learning_rate=p["learning_rate"],
                           warmup_steps=p["warmup_steps"], lora_r=p["lora_r"], lora_alpha=2 * p["lora_r"],
-                          eval_fraction=p["eval_fraction"], seed=p["seed"], device="cpu")
+                          eval_fraction=p["eval_fraction"], seed=p["seed"], device=args.device)
         print(f"preset {args.preset}: {cfg.steps} steps x batch {cfg.batch_size} x <= {cfg.seq_len} tokens, "
-              f"LoRA r={cfg.lora_r} on q/v, {os.cpu_count()} CPUs")
+              f"LoRA r={cfg.lora_r} on q/v, device {args.device}, {os.cpu_count()} CPUs")
         for i in range(args.repeats):
             real.append(real_path(cfg, rows))
             bare.append(bare_loop(cfg, rows))

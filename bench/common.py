@@ -55,7 +55,7 @@ def server(port: int):
     """Run uvicorn with the embedded model worker until its models are loaded."""
     base = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "config.asgi:application", "--port", str(port),
-                             "--lifespan", "on", "--ws", "websockets", "--log-level", "warning"], cwd=ROOT, env=env())
+                             "--lifespan", "on", "--ws", "websockets-sansio", "--log-level", "warning"], cwd=ROOT, env=env())
     try:
         for _ in range(240):
             try:

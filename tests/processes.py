@@ -116,7 +116,7 @@ def asgi_server(django_db_setup, django_db_blocker):
     logs.append(log)
     web = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "config.asgi:application", "--port", str(port), "--lifespan", "on",
-         "--ws", "websockets"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+         "--ws", "websockets-sansio"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     procs.append(web)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120

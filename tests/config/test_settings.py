@@ -47,7 +47,7 @@ def test_embedded_default_uses_sqlite_in_memory_layer_and_filesystem_broker():
     )
     result = manage("shell", "-c", code, env=env)
     assert result.stdout.strip().splitlines()[-1].split() == [
-        "django.db.backends.sqlite3", "channels.layers.InMemoryChannelLayer", "filesystem://", "True"
+        "django.db.backends.sqlite3", "channels.layers.InMemoryChannelLayer", "filesystem://localhost//", "True"
     ], result.stderr
 
 

@@ -28,7 +28,7 @@ class Command(BaseCommand):
         manage = str(settings.BASE_DIR / "manage.py")
         commands = {
             "web": [python, "-m", "uvicorn", "config.asgi:application", "--host", host, "--port", str(port),
-                    "--lifespan", "on", "--ws", "websockets", "--log-level", "warning"],
+                    "--lifespan", "on", "--ws", "websockets-sansio", "--log-level", "warning"],
         }
         if not settings.LLM_EMBEDDED_WORKER:
             commands["model-worker"] = [python, manage, "model_worker"]

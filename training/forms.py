@@ -5,6 +5,9 @@ from .ml.datasets import BUILTINS
 from .models import JobKind, Method, Quota
 from .params import DEFAULT_PRESET, FIELDS, PRESETS
 
+# The built-in set for the default kind (causal LM), so the form is ready to submit as it is.
+DEFAULT_DATASET = next(d.slug for d in BUILTINS.values() if d.kind == JobKind.CAUSAL_LM)
+
 
 class JobForm(forms.Form):
     kind = forms.ChoiceField(label=_("What to train"), choices=JobKind.choices, initial=JobKind.CAUSAL_LM,
@@ -13,8 +16,9 @@ class JobForm(forms.Form):
                                choices=[(k, v["label"]) for k, v in PRESETS.items()])
     method = forms.ChoiceField(label=_("Method (causal LM)"), choices=Method.choices, initial=Method.LORA)
     builtin_dataset = forms.ChoiceField(
-        label=_("Built-in dataset"), required=False,
-        choices=[("", _("— none: I upload a file —"))] + [(d.slug, f"{d.title} ({d.kind})") for d in BUILTINS.values()])
+        label=_("Built-in dataset"), required=False, initial=DEFAULT_DATASET,
+        choices=[("", _("— none: I upload a file —"))] + [
+            (label, [(d.slug, d.title) for d in BUILTINS.values() if d.kind == kind]) for kind, label in JobKind.choices])
     upload = forms.FileField(label=_("…or upload JSONL or CSV"), required=False,
                              help_text=_("Columns prompt, response (causal LM) or text, label (classifier)."))
     name = forms.CharField(label=_("Name"), required=False, max_length=100)

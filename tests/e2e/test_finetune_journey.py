@@ -24,9 +24,20 @@ def test_launch_watch_and_compare(page, celery_worker):
     login(page, employee.username)
     page.get_by_role("link", name="Fine-tunes").click()
     expect(page.get_by_role("heading", name="New fine-tune")).to_be_visible()
+    # The form is ready as it stands, and keeps the dataset in step with the kind of job.
+    dataset, method = page.get_by_label("Built-in dataset"), page.get_by_label("Method (causal LM)")
+    expect(dataset).to_have_value("company-faq")
+    page.get_by_label("Sequence classifier").check()
+    expect(dataset).to_have_value("sentiment")
+    expect(method).to_be_hidden()
+    page.get_by_label("…or upload JSONL or CSV").set_input_files(
+        files=[{"name": "mine.csv", "mimeType": "text/csv", "buffer": b"text,label\nok,positive\n"}])
+    expect(dataset).to_have_value("")
     page.get_by_label("Causal LM fine-tune").check()
-    page.get_by_label("Preset").select_option("cpu-quick")
+    expect(method).to_be_visible()
     page.get_by_label("Built-in dataset").select_option("company-faq")
+    assert page.locator('input[name="upload"]').evaluate("el => el.files.length") == 0
+    page.get_by_label("Preset").select_option("cpu-quick")
     # The quick preset, made tiny through the advanced fields so the test stays fast.
     page.locator("details.advanced summary").click()
     page.get_by_label("Steps", exact=True).fill("3")

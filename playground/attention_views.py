@@ -11,9 +11,10 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from accounts.models import Role
@@ -24,6 +25,9 @@ from .selectors import model_usable_by, models_usable_by, run_visible_to
 from .worker import ask_worker
 
 MAX_TEXT_CHARS = 5_000
+# A first visit shows this sentence at once: "it" attends to "animal" in several heads.
+EXAMPLE_TEXT = "The animal didn't cross the street because it was too tired."
+EXAMPLE_MODEL = "minilm-l6-v2"
 ERROR_STATUS = {"forbidden": 403, "not_found": 404, "no_worker": 503, "model_not_available": 503}
 
 
@@ -158,22 +162,31 @@ def attention_page(request):
     view = request.GET.get("view", "heatmap")
     if view not in ("heatmap", "head", "model"):
         view = "heatmap"
+    models = models_usable_by(user=request.user).filter(kind__in=[ModelKind.CAUSAL_LM, ModelKind.ENCODER])
+    if not any(key in request.GET for key in ("run", "text", "model")) and models:
+        # A bare visit: show the example straight away rather than an empty page.
+        names = [m.name for m in models]
+        query = request.GET.copy()
+        query["view"] = view
+        query["model"] = EXAMPLE_MODEL if EXAMPLE_MODEL in names else names[0]
+        query["text"] = EXAMPLE_TEXT
+        return redirect(f"{request.path}?{query.urlencode()}")
     error, source = None, None
-    if request.GET.get("run") or request.GET.get("text"):
+    if "run" in request.GET or "text" in request.GET:  # an emptied text is told what to do
         try:
             source = _source(request.user, request.GET)
         except SourceError as exc:
             error = str(exc)
-    models = models_usable_by(user=request.user).filter(kind__in=[ModelKind.CAUSAL_LM, ModelKind.ENCODER])
     query = request.GET.copy()
     tabs = []
-    for name, label in (("heatmap", "Heatmap"), ("head", "bertviz head view"), ("model", "bertviz model view")):
+    for name, label in (("heatmap", _("Heatmap")), ("head", _("bertviz head view")),
+                        ("model", _("bertviz model view"))):
         query["view"] = name
         tabs.append({"name": name, "label": label, "url": "?" + query.urlencode(), "active": name == view})
     query["view"] = view
     return render(request, "playground/attention.html", {
         "view": view, "source": source, "error": error, "models": models, "tabs": tabs, "query": query.urlencode(),
-        "text": request.GET.get("text", ""), "model": request.GET.get("model", "minilm-l6-v2"),
+        "text": request.GET.get("text", ""), "model": request.GET.get("model", EXAMPLE_MODEL),
         "run": request.GET.get("run", ""), "first_layer": request.GET.get("from", "0"),
         "caps": {"heatmap": settings.LLM_ATTENTION_MAX_TOKENS, "head": settings.LLM_BERTVIZ_HEAD_MAX_TOKENS,
                  "model": settings.LLM_BERTVIZ_MODEL_MAX_TOKENS},

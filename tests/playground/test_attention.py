@@ -126,3 +126,15 @@ async def test_bertviz_script_has_no_third_party_urls(model_worker):
     too_long = await client.get("/playground/attention/bertviz-model.js",
                                 {"model": "minilm-l6-v2", "text": "word " * 60})
     assert too_long.status_code == 400 and b"model view shows at most" in too_long.content
+
+
+async def test_a_bare_visit_shows_the_example_at_once(registered_models):
+    client, _ = await client_for()
+    response = await client.get("/playground/attention/", {"view": "head"})
+    assert response.status_code == 302
+    assert response.url.startswith("/playground/attention/?view=head&model=minilm-l6-v2&text=The+animal")
+    page = (await client.get(response.url)).content.decode()
+    assert 'id="attention"' in page and "bertviz-head.js?" in page
+    # An emptied text is an error to fix, not a redirect back to the example.
+    page = (await client.get("/playground/attention/", {"model": "minilm-l6-v2", "text": ""})).content.decode()
+    assert "Type a text, or open a saved run." in page and 'id="attention"' not in page

@@ -15,7 +15,17 @@ window.LLMTokens = (() => {
     const span = document.createElement("span");
     span.className = "tok " + band(tok.p);
     span.tabIndex = 0;
-    span.textContent = tok.text;
+    if (tok.text.includes("\n")) {
+      // A line break is a token too: with boundaries shown, a ↵ mark makes it visible
+      // and gives the pointer something to hover.
+      const mark = document.createElement("span");
+      mark.className = "nl-mark";
+      mark.setAttribute("aria-hidden", "true");
+      mark.textContent = "↵";
+      span.append(mark, tok.text);
+    } else {
+      span.textContent = tok.text;
+    }
     span.dataset.p = tok.p;
     span.setAttribute("aria-label", `${JSON.stringify(tok.text)}: ${pct(tok.p)}`);
     const show = () => inspect(inspector, tok);

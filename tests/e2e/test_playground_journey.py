@@ -58,6 +58,20 @@ def test_stream_stop_and_permalink(page):
     page.wait_for_url(re.compile(r"/playground/runs/[0-9a-f-]+/$"))
     expect(page.get_by_role("heading", level=1)).to_contain_text("Run")
     assert page.locator("#gen-output .tok").count() == stopped.completion_tokens
+    # A line-break token carries a ↵ mark, shown only while boundaries are.
+    on, off, text = page.evaluate('''() => {
+        const out = document.getElementById("gen-output");
+        const tok = LLMTokens.makeToken({id: 198, text: "\\n", p: 0.5, top: []}, null);
+        out.append(tok);
+        const mark = tok.querySelector(".nl-mark");
+        const on = getComputedStyle(mark).display;
+        out.classList.remove("boundaries");
+        const off = getComputedStyle(mark).display;
+        out.classList.add("boundaries");
+        tok.remove();
+        return [on, off, tok.textContent];
+    }''')
+    assert (on, off, text) == ("inline", "none", "↵\n")
     assert page.watch.errors == [] and page.watch.foreign == []
 
     # The owner's manager may open it; another employee may not.

@@ -103,12 +103,15 @@
 
   async function update() {
     const layer = Number(layerSel.value || 0);
-    status.textContent = "Loading layer " + layer + "…";
+    status.textContent = interpolate(gettext("Loading layer %(layer)s…"), { layer }, true);
     try {
       const entry = await fetchLayer(layer);
       draw(entry, headSel.value || "mean");
-      status.textContent = `Layer ${layer}, ${headSel.value === "mean" ? "mean of " + entry.heads + " heads" : "head " + headSel.value}` +
-        ` · ${entry.t} tokens · fetched ${Math.round(entry.bytes / 1024)} KB in ${entry.ms} ms`;
+      const which = headSel.value === "mean"
+        ? interpolate(gettext("mean of %(n)s heads"), { n: entry.heads }, true)
+        : interpolate(gettext("head %(head)s"), { head: headSel.value }, true);
+      status.textContent = interpolate(gettext("Layer %(layer)s, %(which)s · %(t)s tokens · fetched %(kb)s KB in %(ms)s ms"),
+        { layer, which, t: entry.t, kb: Math.round(entry.bytes / 1024), ms: entry.ms }, true);
       status.classList.remove("error");
     } catch (err) {
       status.textContent = err.message;
@@ -118,11 +121,11 @@
 
   async function init() {
     legend();
-    status.textContent = "Loading layer 0…";
+    status.textContent = interpolate(gettext("Loading layer %(layer)s…"), { layer: 0 }, true);
     try {
       const first = await fetchLayer(0);
       layerSel.replaceChildren(...Array.from({ length: first.layers }, (_, i) => new Option(`${i}`, i)));
-      headSel.replaceChildren(new Option("mean of heads", "mean"), ...Array.from({ length: first.heads }, (_, i) => new Option(`${i}`, i)));
+      headSel.replaceChildren(new Option(gettext("mean of heads"), "mean"), ...Array.from({ length: first.heads }, (_, i) => new Option(`${i}`, i)));
       await update();
     } catch (err) {
       status.textContent = err.message;

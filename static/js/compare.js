@@ -12,23 +12,23 @@
     const out = document.getElementById("out-" + side);
     const status = document.getElementById("status-" + side);
     out.textContent = "";
-    status.textContent = "Connecting…";
+    status.textContent = gettext("Connecting…");
     if (sockets[side]) sockets[side].close();
     const socket = new WebSocket(scheme + location.host + root.dataset.wsPath);
     sockets[side] = socket;
     socket.addEventListener("open", () => {
-      status.textContent = "Waiting for the model…";
+      status.textContent = gettext("Waiting for the model…");
       socket.send(JSON.stringify({ type: "start", model, mode, prompt, request_id: side + "-" + Date.now(),
                                    params: { max_new_tokens: maxNew, temperature: 0 } }));
     });
     socket.addEventListener("message", (event) => {
       const msg = JSON.parse(event.data);
-      if (msg.type === "started") status.textContent = "Generating…";
+      if (msg.type === "started") status.textContent = gettext("Generating…");
       else if (msg.type === "token") out.append(document.createTextNode(msg.text));
-      else if (msg.type === "done") { status.textContent = "Done (" + (msg.finish_reason || "end") + ")"; root.dataset[side + "Done"] = "1"; socket.close(); }
+      else if (msg.type === "done") { status.textContent = interpolate(gettext("Done (%(reason)s)"), { reason: msg.finish_reason || "end" }, true); root.dataset[side + "Done"] = "1"; socket.close(); }
       else if (msg.type === "error") { status.textContent = msg.message; socket.close(); }
     });
-    socket.addEventListener("error", () => { status.textContent = "Could not connect."; });
+    socket.addEventListener("error", () => { status.textContent = gettext("Could not connect."); });
   }
 
   form.addEventListener("submit", (event) => {

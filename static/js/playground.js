@@ -31,7 +31,7 @@
       socket.addEventListener("error", () => reject(new Error("could not connect")), { once: true });
       socket.addEventListener("message", (event) => onMessage(JSON.parse(event.data)));
       socket.addEventListener("close", () => {
-        if (current) { status.textContent = "Connection lost; the run was saved up to this point."; current = null; setRunning(false); }
+        if (current) { status.textContent = gettext("Connection lost; the run was saved up to this point."); current = null; setRunning(false); }
       });
     });
   }
@@ -50,7 +50,7 @@
     if (msg.type === "tokens") return; // answers to the tokenizer box, handled in tokenizer.js
     if (!current || (msg.request_id && msg.request_id !== current.id)) return;
     if (msg.type === "started") {
-      status.textContent = "Generating…";
+      status.textContent = gettext("Generating…");
       promptTokens.replaceChildren(...LLMTokens.pieceItems(msg.prompt_tokens));
       current.run = msg.run;
     } else if (msg.type === "token") {
@@ -64,14 +64,17 @@
       if (current.count > 1) timing.rate.textContent = ((current.count - 1) / ((now - current.firstAt) / 1000)).toFixed(1);
       output.append(LLMTokens.makeToken(msg, inspector));
     } else if (msg.type === "done") {
-      const reasons = { stop_token: "the model ended its answer", length: "reached max new tokens", stopped: "stopped" };
-      status.textContent = `Done: ${reasons[msg.finish_reason] || msg.finish_reason}. ${msg.completion_tokens} tokens.`;
+      const reasons = { stop_token: gettext("the model ended its answer"), length: gettext("reached max new tokens"),
+                        stopped: gettext("stopped") };
+      status.textContent = interpolate(
+        ngettext("Done: %(reason)s. %(count)s token.", "Done: %(reason)s. %(count)s tokens.", msg.completion_tokens),
+        { reason: reasons[msg.finish_reason] || msg.finish_reason, count: msg.completion_tokens }, true);
       if (msg.tokens_per_second) timing.rate.textContent = msg.tokens_per_second.toFixed(1);
       showRunLink(msg.run);
       current = null;
       setRunning(false);
     } else if (msg.type === "error") {
-      status.textContent = "Error: " + msg.message;
+      status.textContent = interpolate(gettext("Error: %(message)s"), { message: msg.message }, true);
       status.classList.add("error");
       current = null;
       setRunning(false);
@@ -82,10 +85,10 @@
     if (!run) return;
     const a = document.createElement("a");
     a.href = root.dataset.runUrl + run + "/";
-    a.textContent = "Permalink to this run";
+    a.textContent = gettext("Permalink to this run");
     const att = document.createElement("a");
     att.href = `${root.dataset.attentionUrl}?view=heatmap&run=${run}`;
-    att.textContent = "Attention for this run";
+    att.textContent = gettext("Attention for this run");
     runLink.replaceChildren(a, " · ", att);
   }
 
@@ -97,13 +100,13 @@
     const id = (crypto.randomUUID ? crypto.randomUUID() : String(Date.now() + Math.random())).replace(/-/g, "");
     current = { id, sentAt: performance.now(), firstAt: null, count: 0 };
     setRunning(true);
-    status.textContent = "Waiting for the model…";
+    status.textContent = gettext("Waiting for the model…");
     try {
       const ws = await connect();
       ws.send(JSON.stringify({ type: "start", request_id: id, model: form.elements.model.value,
         mode: form.elements.mode.value, prompt: form.elements.prompt.value, params: params() }));
     } catch (err) {
-      status.textContent = "Could not reach the server: " + err.message;
+      status.textContent = interpolate(gettext("Could not reach the server: %(message)s"), { message: err.message }, true);
       current = null;
       setRunning(false);
     }
@@ -113,7 +116,7 @@
     event.preventDefault();
     if (current) {
       socket.send(JSON.stringify({ type: "stop", request_id: current.id }));
-      status.textContent = "Stopping…";
+      status.textContent = gettext("Stopping…");
     } else {
       start();
     }

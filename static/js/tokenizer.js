@@ -26,7 +26,7 @@
     }
     if (msg.type !== "tokens") return;
     status.classList.remove("error");
-    status.textContent = `${msg.tokens.length} tokens`;
+    status.textContent = interpolate(ngettext("%(count)s token", "%(count)s tokens", msg.tokens.length), { count: msg.tokens.length }, true);
     output.replaceChildren(...LLMTokens.pieceItems(msg.tokens));
   }
 
@@ -37,7 +37,7 @@
       const ws = await connect();
       ws.send(JSON.stringify({ type: "tokenize", model: form.model.value, text: form.text.value }));
     } catch (err) {
-      status.textContent = "Could not reach the server: " + err.message;
+      status.textContent = interpolate(gettext("Could not reach the server: %(message)s"), { message: err.message }, true);
     }
   });
 })();

@@ -40,9 +40,11 @@ window.LLMTokens = (() => {
     title.className = "inspector-title";
     const code = document.createElement("code");
     code.textContent = visible(tok.text);
-    title.append("Token ", code, ` (id ${tok.id}): model probability ${pct(tok.p)}`);
+    // The token's text goes where "%(token)s" is, as a <code> element.
+    const [before, after] = gettext("Token %(token)s (id %(id)s): model probability %(p)s").split("%(token)s");
+    title.append(before, code, interpolate(after, { id: tok.id, p: pct(tok.p) }, true));
     if (tok.p_sample !== undefined && Math.abs(tok.p_sample - tok.p) > 0.0005) {
-      title.append(`, ${pct(tok.p_sample)} after temperature/top-k/top-p`);
+      title.append(interpolate(gettext(", %(p)s after temperature/top-k/top-p"), { p: pct(tok.p_sample) }, true));
     }
     const list = document.createElement("ol");
     list.className = "alternatives";
@@ -59,13 +61,13 @@ window.LLMTokens = (() => {
       bar.append(fill);
       const value = document.createElement("span");
       value.className = "bar-value";
-      value.textContent = pct(alt.p) + (alt.id === tok.id ? " ✓ chosen" : "");
+      value.textContent = pct(alt.p) + (alt.id === tok.id ? " ✓ " + gettext("chosen") : "");
       li.append(label, bar, value);
       list.append(li);
     }
     const heading = document.createElement("p");
     heading.className = "muted";
-    heading.textContent = "Top alternatives:";
+    heading.textContent = gettext("Top alternatives:");
     panel.replaceChildren(title, heading, list);
   }
 

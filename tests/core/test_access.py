@@ -1,5 +1,7 @@
 """Each role's access to each page: anonymous → login; employee ↛ manager/admin; manager ↛ admin."""
 
+import json
+
 import pytest
 from django.urls import reverse
 
@@ -97,3 +99,20 @@ def test_language_switch_renders_chinese(client, employee):
     html = client.get(reverse("courseapp:catalog")).content.decode()
     assert 'lang="zh-hans"' in html
     assert "课程" in html
+
+
+@pytest.mark.django_db
+def test_scripts_get_their_strings_in_the_page_language(client):
+    # Public (the login page loads it too), and in the language the visitor chose.
+    def catalog():
+        return client.get(reverse("javascript-catalog")).content.decode()
+
+    def js(text):  # the catalog writes non-ASCII as JSON escapes
+        return json.dumps(text)
+
+    english = catalog()
+    assert "globals.gettext = django.gettext" in english and js("正在生成…") not in english
+    client.post(reverse("set_language"), {"language": "zh-hans", "next": "/"})
+    chinese = catalog()
+    assert f'{js("Generating…")}: {js("正在生成…")}' in chinese
+    assert js("%(count)s 个词元") in chinese

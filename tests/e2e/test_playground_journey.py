@@ -83,3 +83,13 @@ def test_stream_stop_and_permalink(page):
         login(page, user.username)
         response = page.goto(url)
         assert response.status == (200 if allowed else 403)
+
+    # In Chinese, what the scripts write is Chinese too.
+    page.goto("/playground/?model=smollm2-135m-instruct&mode=completion&prompt=Hello&temperature=0&max_new_tokens=3")
+    page.get_by_label("Language").select_option("zh-hans")
+    expect(page.locator("html")).to_have_attribute("lang", "zh-hans")
+    page.locator("#gen-button").click()
+    expect(page.locator("#gen-status")).to_contain_text("完成：达到最大新词元数。共 3 个词元。", timeout=60000)
+    page.locator("#gen-output .tok").first.hover()
+    expect(page.locator("#token-inspector")).to_contain_text("模型概率")
+    expect(page.locator("#run-link")).to_contain_text("本次运行的永久链接")

@@ -10,6 +10,9 @@ import uuid
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from django.utils import translation
+from django.utils.translation import gettext as _
 
 from accounts.models import Role
 from core.permissions import has_role
@@ -24,6 +27,15 @@ MAX_TOKENIZE_CHARS = 20_000
 WORKER_ACCEPT_TIMEOUT = 15.0
 
 
+def socket_language(scope) -> str:
+    """The language the page chose (Django's language cookie), for what the socket says."""
+    code = scope.get("cookies", {}).get(settings.LANGUAGE_COOKIE_NAME) or settings.LANGUAGE_CODE
+    try:
+        return translation.get_supported_language_variant(code)
+    except LookupError:
+        return settings.LANGUAGE_CODE
+
+
 class PlaygroundConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self):
         user = self.scope.get("user")
@@ -33,6 +45,7 @@ class PlaygroundConsumer(AsyncJsonWebsocketConsumer):
             return
         self.generation = None  # {"request_id", "run_id", "worker_channel", "stop_requested"}
         self.watchdog = None
+        self.language = socket_language(self.scope)
         await self.accept()
 
     async def disconnect(self, code):
@@ -40,13 +53,18 @@ class PlaygroundConsumer(AsyncJsonWebsocketConsumer):
         await self.stop_generation()
 
     async def receive_json(self, content, **kwargs):
+        # Errors (and the watchdog started from here) speak the employee's language.
+        with translation.override(self.language):
+            await self._receive(content)
+
+    async def _receive(self, content):
         if not isinstance(content, dict):
-            await self.send_error("bad_request", "Each message must be a JSON object.")
+            await self.send_error("bad_request", _("Each message must be a JSON object."))
             return
         kind = content.get("type")
         handler = {"start": self.on_start, "stop": self.on_stop, "tokenize": self.on_tokenize}.get(kind)
         if handler is None:
-            await self.send_error("bad_request", f"Unknown message type {kind!r}.", content.get("request_id"))
+            await self.send_error("bad_request", _("Unknown message type %(kind)r.") % {"kind": kind}, content.get("request_id"))
             return
         await handler(content)
 
@@ -54,7 +72,7 @@ class PlaygroundConsumer(AsyncJsonWebsocketConsumer):
     async def on_start(self, content):
         request_id = content.get("request_id") or uuid.uuid4().hex
         if self.generation is not None:
-            await self.send_error("already_running", "A generation is already running here; stop it first.", request_id)
+            await self.send_error("already_running", _("A generation is already running here; stop it first."), request_id)
             return
         try:
             clean = validate_start(content)
@@ -62,7 +80,8 @@ class PlaygroundConsumer(AsyncJsonWebsocketConsumer):
             await self.send_error(exc.code, str(exc), request_id)
             return
         if not await database_sync_to_async(model_usable_by)(user=self.scope["user"], name=clean["model"]):
-            await self.send_error("unknown_model", f"There is no model {clean['model']!r} you can use.", request_id)
+            await self.send_error("unknown_model", _("There is no model %(model)r you can use.") % {"model": clean["model"]},
+                                  request_id)
             return
         try:
             run = await database_sync_to_async(run_create)(user=self.scope["user"], **{
@@ -74,6 +93,7 @@ class PlaygroundConsumer(AsyncJsonWebsocketConsumer):
                            "worker_channel": None, "stop_requested": False}
         await self.channel_layer.send(requests_channel(), {
             "type": "gen.start", "reply_to": self.channel_name, "request_id": request_id, "run_id": run.pk, **clean,
+            "language": self.language,
         })
         self.watchdog = asyncio.create_task(self._expect_worker(request_id))
 
@@ -84,12 +104,12 @@ class PlaygroundConsumer(AsyncJsonWebsocketConsumer):
             self.generation = None
             await database_sync_to_async(run_fail)(run_id=gen["run_id"], code="no_worker",
                                                    message="No model worker answered.")
-            await self.send_error("no_worker", "No model worker answered; the model may still be loading. Try again shortly.",
-                                  request_id)
+            await self.send_error(
+                "no_worker", _("No model worker answered; the model may still be loading. Try again shortly."), request_id)
 
     async def on_stop(self, content):
         if self.generation is None:
-            await self.send_error("not_running", "Nothing is running.", content.get("request_id"))
+            await self.send_error("not_running", _("Nothing is running."), content.get("request_id"))
             return
         await self.stop_generation()
 
@@ -105,10 +125,11 @@ class PlaygroundConsumer(AsyncJsonWebsocketConsumer):
     async def on_tokenize(self, content):
         text, model = content.get("text"), content.get("model")
         if not isinstance(text, str) or not isinstance(model, str):
-            await self.send_error("bad_request", "tokenize needs a text and a model (strings).", content.get("request_id"))
+            await self.send_error("bad_request", _("tokenize needs a text and a model (strings)."), content.get("request_id"))
             return
         if len(text) > MAX_TOKENIZE_CHARS:
-            await self.send_error("too_long", f"Text is limited to {MAX_TOKENIZE_CHARS} characters.", content.get("request_id"))
+            await self.send_error("too_long", _("Text is limited to %(n)s characters.") % {"n": MAX_TOKENIZE_CHARS},
+                                  content.get("request_id"))
             return
         await self.channel_layer.send(requests_channel(), {
             "type": "tokenize", "reply_to": self.channel_name,

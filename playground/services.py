@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 from .ml.errors import ModelNotAvailable
 from .ml.loading import ModelSpec, check_available
@@ -115,8 +116,10 @@ def run_create(*, user, model_name: str, mode: str, prompt: str, params: dict) -
         ).count()
         if running >= cap:
             raise RunLimitReached(
-                f"You already have {running} generation(s) running; the limit is {cap}. "
-                "Stop one or wait for it to finish."
+                ngettext("You already have %(running)s generation running; the limit is %(cap)s. "
+                         "Stop one or wait for it to finish.",
+                         "You already have %(running)s generations running; the limit is %(cap)s. "
+                         "Stop one or wait for it to finish.", running) % {"running": running, "cap": cap}
             )
         run = PlaygroundRun(user=user, model_name=model_name, mode=mode, prompt=prompt, params=params)
         run.full_clean()

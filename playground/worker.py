@@ -23,6 +23,8 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connection
+from django.utils import translation
+from django.utils.translation import gettext, gettext_noop
 
 from .ml.provision import CAUSAL_LM
 from .selectors import model_spec_by_name, model_specs_enabled
@@ -41,6 +43,26 @@ GROUP_REFRESH_SECONDS = 300  # channels_redis expires group membership after a d
 def requests_channel() -> str:
     """The channel every worker takes requests from (one worker gets each message)."""
     return settings.LLM_REQUESTS_CHANNEL
+
+
+
+# What the Django-free model code says, in the employee's language (makemessages finds
+# the fixed sentences here; PromptTooLong carries its numbers).
+_ML_SENTENCES = (
+    gettext_noop("This model has no chat template; use completion mode."),
+    gettext_noop("The prompt is empty."),
+    gettext_noop("The model is busy; try again in a moment."),
+)
+
+
+def _employee_text(exc: Exception, language: str | None) -> str:
+    from .ml.prompts import PromptTooLong
+
+    with translation.override(language or settings.LANGUAGE_CODE):
+        if isinstance(exc, PromptTooLong):
+            return gettext("The prompt is %(tokens)s tokens; the limit is %(limit)s. Shorten it and try again.") % {
+                "tokens": exc.tokens, "limit": exc.limit}
+        return gettext(str(exc))
 
 
 class ModelWorker:
@@ -235,7 +257,7 @@ class ModelWorker:
             prompt_ids, stop_ids = build_prompt(engine.tokenizer, message["prompt"], message.get("mode", "completion"),
                                                 max_tokens=settings.LLM_MAX_PROMPT_TOKENS)
         except PromptError as exc:
-            await self._fail(message, exc.code, str(exc))
+            await self._fail(message, exc.code, _employee_text(exc, message.get("language")))
             return
         params = SamplingParams(**message["params"])
         stream = _Stream(reply_to=message["reply_to"], run_id=run_id)
@@ -245,7 +267,7 @@ class ModelWorker:
                                             stop_ids=stop_ids))
         except EngineBusy as exc:
             del self.streams[request_id]
-            await self._fail(message, exc.code, str(exc))
+            await self._fail(message, exc.code, _employee_text(exc, message.get("language")))
             return
         from .ml.tokens import piece_text
 

@@ -10,6 +10,10 @@ class PromptError(ValueError):
 class PromptTooLong(PromptError):
     code = "prompt_too_long"
 
+    def __init__(self, tokens: int, limit: int):
+        super().__init__(f"The prompt is {tokens} tokens; the limit is {limit}. Shorten it and try again.")
+        self.tokens, self.limit = tokens, limit
+
 
 def stop_token_ids(tokenizer) -> frozenset[int]:
     """Tokens that end a generation: the EOS token and, for chat models, end-of-turn."""
@@ -37,5 +41,5 @@ def build_prompt(tokenizer, prompt: str, mode: str, *, max_tokens: int) -> tuple
     if not ids:
         raise PromptError("The prompt is empty.")
     if len(ids) > max_tokens:
-        raise PromptTooLong(f"The prompt is {len(ids)} tokens; the limit is {max_tokens}. Shorten it and try again.")
+        raise PromptTooLong(len(ids), max_tokens)
     return list(ids), stop_token_ids(tokenizer)

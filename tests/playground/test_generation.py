@@ -209,3 +209,21 @@ async def test_token_events_are_coalesced_when_the_client_falls_behind(model_wor
         await comm.disconnect()
     finally:
         model_worker._send_quietly = original
+
+
+@pytest.mark.parametrize(
+    ("message", "code", "chinese"),
+    [
+        ({"prompt": "   "}, "bad_parameter", "提示词为空。"),  # said by the consumer
+        ({"prompt": "word " * 50}, "prompt_too_long", "提示词有 51 个词元，上限为 32。请缩短后重试。"),  # by the worker
+    ],
+)
+async def test_errors_come_in_the_language_the_page_chose(model_worker, settings, message, code, chinese):
+    settings.LLM_MAX_PROMPT_TOKENS = 32
+    cookie, _ = await login_cookie()
+    comm = await connect(cookie + b"; django_language=zh-hans")
+    await comm.send_json_to({"type": "start", "model": MODEL, "mode": "completion", "prompt": PROMPT,
+                             "params": {"temperature": 0, "max_new_tokens": 4}, **message})
+    error = await comm.receive_json_from(timeout=30)
+    assert (error["type"], error["code"], error["message"]) == ("error", code, chinese)
+    await comm.disconnect()

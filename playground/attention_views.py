@@ -43,7 +43,7 @@ def _int(value, name):
     try:
         return int(value)
     except ValueError as exc:
-        raise SourceError("bad_request", f"{name} must be a whole number.") from exc
+        raise SourceError("bad_request", _("%(name)s must be a whole number.") % {"name": name}) from exc
 
 
 def _source(user, query) -> dict:
@@ -52,20 +52,20 @@ def _source(user, query) -> dict:
         run = PlaygroundRun.objects.select_related("user").filter(public_id=query["run"]).first() \
             if _is_uuid(query["run"]) else None
         if run is None:
-            raise SourceError("not_found", "There is no such run.")
+            raise SourceError("not_found", _("There is no such run."))
         if not run_visible_to(user=user, run=run):
-            raise SourceError("forbidden", "That run belongs to someone else.")
+            raise SourceError("forbidden", _("That run belongs to someone else."))
         if not run.tokens:
-            raise SourceError("bad_request", "That run produced no tokens yet.")
+            raise SourceError("bad_request", _("That run produced no tokens yet."))
         return {"model": run.model_name, "key": f"run:{run.public_id}", "label": run.prompt,
                 "run": {"prompt": run.prompt, "mode": run.mode, "generated": [t["id"] for t in run.tokens]}}
     text, model = query.get("text", ""), query.get("model", "")
     if not text.strip():
-        raise SourceError("bad_request", "Type a text, or open a saved run.")
+        raise SourceError("bad_request", _("Type a text, or open a saved run."))
     if len(text) > MAX_TEXT_CHARS:
-        raise SourceError("too_long", f"Texts for attention are limited to {MAX_TEXT_CHARS} characters.")
+        raise SourceError("too_long", _("Texts for attention are limited to %(n)s characters.") % {"n": MAX_TEXT_CHARS})
     if not model_usable_by(user=user, name=model):
-        raise SourceError("unknown_model", f"There is no model {model!r} you can use.")
+        raise SourceError("unknown_model", _("There is no model %(model)r you can use.") % {"model": model})
     digest = hashlib.sha256(text.encode()).hexdigest()[:32]
     return {"model": model, "key": f"text:{digest}", "label": text, "text": text}
 

@@ -138,3 +138,6 @@ async def test_a_bare_visit_shows_the_example_at_once(registered_models):
     # An emptied text is an error to fix, not a redirect back to the example.
     page = (await client.get("/playground/attention/", {"model": "minilm-l6-v2", "text": ""})).content.decode()
     assert "Type a text, or open a saved run." in page and 'id="attention"' not in page
+    client.cookies["django_language"] = "zh-hans"
+    page = (await client.get("/playground/attention/", {"model": "minilm-l6-v2", "text": ""})).content.decode()
+    assert "请输入文本，或打开一次已保存的运行。" in page

@@ -49,21 +49,35 @@ def job_logs(*, job: FineTuneJob, limit: int = 200) -> list[JobLog]:
     return list(reversed(JobLog.objects.filter(job=job).order_by("-pk")[:limit]))
 
 
-def loss_curve(metrics: list[JobMetric], *, width: int = 600, height: int = 200, pad: int = 8) -> dict | None:
-    """Points of an SVG polyline, drawn server-side (no script, CSP-friendly)."""
+def loss_curve(metrics: list[JobMetric], *, total_steps: int = 0, width: int = 600, height: int = 220) -> dict | None:
+    """An SVG loss curve drawn server-side (no script, CSP-friendly), with labelled axes.
+
+    The x axis runs to the job's total steps, so a running job's curve grows to the right.
+    """
     if not metrics:
         return None
+    left, right, top, bottom = 56, 12, 10, 28  # room for the tick labels
+    plot_w, plot_h = width - left - right, height - top - bottom
     losses = [m.loss for m in metrics]
     low, high = min(losses), max(losses)
     span = (high - low) or 1.0
-    last_step = max(metrics[-1].step, 2)
-    points = []
-    for m in metrics:
-        x = pad + (m.step - 1) / (last_step - 1) * (width - 2 * pad)
-        y = pad + (high - m.loss) / span * (height - 2 * pad)
-        points.append(f"{x:.1f},{y:.1f}")
-    return {"points": " ".join(points), "width": width, "height": height, "low": low, "high": high,
-            "steps": metrics[-1].step}
+    last = max(total_steps, metrics[-1].step, 2)
+
+    def x(step: float) -> float:
+        return round(left + (step - 1) / (last - 1) * plot_w, 1)
+
+    def y(loss: float) -> float:
+        return round(top + (high - loss) / span * plot_h, 1)
+
+    levels = [high, (high + low) / 2, low] if high != low else [high]
+    return {
+        "points": " ".join(f"{x(m.step)},{y(m.loss)}" for m in metrics),
+        "width": width, "height": height, "low": low, "high": high, "steps": metrics[-1].step, "total": last,
+        "frame": {"x": left, "y": top, "width": plot_w, "height": plot_h},
+        "y_ticks": [{"y": y(v), "label": f"{v:.3g}"} for v in levels],
+        "x_ticks": [{"x": x(step), "label": step} for step in sorted({1, (last + 1) // 2, last})],
+        "grid_right": left + plot_w, "y_label_x": left - 6, "x_label_y": height - 8,
+    }
 
 
 def job_eta_seconds(*, job: FineTuneJob, metrics: list[JobMetric]) -> float | None:

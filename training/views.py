@@ -62,7 +62,7 @@ def _progress_context(request, job):
     return {
         "job": job,
         "metrics_last": metrics[-1] if metrics else None,
-        "curve": selectors.loss_curve(metrics),
+        "curve": selectors.loss_curve(metrics, total_steps=job.steps_total or 0),
         "eta": selectors.job_eta_seconds(job=job, metrics=metrics),
         "position": selectors.queue_position(job=job),
         "logs": selectors.job_logs(job=job),

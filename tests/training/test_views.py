@@ -1,6 +1,7 @@
 """Fine-tune pages: submit with presets, line-numbered upload errors, privacy, cancel, backend."""
 
 import json
+import re
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -111,6 +112,11 @@ def test_job_page_polls_while_active_and_draws_the_loss_curve(employee, settings
             "type": "progress", "step": step, "steps": 24, "loss": loss, "lr": 1e-4, "tokens": 100})
     html = client.get(reverse("training:progress", args=[job.pk])).content.decode()
     assert "<polyline" in html and "3 / 24" in html and "ETA" in html and "<script" not in html
+    # Labelled axes: loss from 3 to 2, steps 1 to 24; after 3 of 24 steps the line stops early.
+    ticks = re.findall(r'<text class="loss-tick"[^>]*>([^<]+)</text>', html)
+    assert ticks == ["3", "2.5", "2", "1", "12", "24"], ticks
+    last_x = float(re.search(r'points="[^"]* ([\d.]+),[\d.]+"', html).group(1))
+    assert last_x < 600 / 4
     assert JobMetric.objects.filter(job=job).count() == 3
     services.job_finish(job_id=job.pk, attempt=claimed.attempts, status=JobStatus.FAILED, reason="out of memory")
     html = client.get(reverse("training:progress", args=[job.pk])).content.decode()

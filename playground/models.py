@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class ModelKind(models.TextChoices):
@@ -51,6 +52,14 @@ class RunStatus(models.TextChoices):
     ERROR = "error", _("Error")
 
 
+# Why a generation ended (the engine's codes), for people.
+FINISH_REASONS = {
+    "stop_token": _("the model ended its answer"),
+    "length": _("reached max new tokens"),
+    "stopped": _("stopped"),
+}
+
+
 class PlaygroundRun(models.Model):
     """One generation in the playground: what was asked, what came out, and its cost.
 
@@ -61,7 +70,8 @@ class PlaygroundRun(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="playground_runs")
     model_name = models.CharField(max_length=100)
-    mode = models.CharField(max_length=16, choices=[("completion", _("Completion")), ("chat", _("Chat"))])
+    mode = models.CharField(max_length=16, choices=[("completion", pgettext_lazy("generation mode", "Completion")),
+                                                   ("chat", pgettext_lazy("generation mode", "Chat"))])
     prompt = models.TextField()
     params = models.JSONField(default=dict)
     status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.RUNNING, db_index=True)
@@ -88,3 +98,8 @@ class PlaygroundRun(models.Model):
 
     def get_absolute_url(self):
         return reverse("playground:run", args=[self.public_id])
+
+    @property
+    def finish_reason_label(self) -> str:
+        """Why generation ended, for people (the stored code is for programs)."""
+        return FINISH_REASONS.get(self.finish_reason, self.finish_reason)

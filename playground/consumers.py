@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from accounts.models import Role
 from core.permissions import has_role
 
+from .models import finish_reason_text
 from .params import ParamError, validate_start
 from .selectors import model_usable_by
 from .services import RunLimitReached, run_create, run_fail
@@ -165,7 +166,9 @@ class PlaygroundConsumer(AsyncJsonWebsocketConsumer):
         if gen is None:
             return
         self.generation = None
-        await self.send_json({**event, "type": "done", "run": gen["public_id"]})
+        with translation.override(self.language):
+            label = finish_reason_text(event.get("finish_reason", ""))
+        await self.send_json({**event, "type": "done", "run": gen["public_id"], "finish_label": label})
 
     async def tokenize_result(self, event):
         await self.send_json(

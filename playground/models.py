@@ -52,12 +52,17 @@ class RunStatus(models.TextChoices):
     ERROR = "error", _("Error")
 
 
-# Why a generation ended (the engine's codes), for people.
+# Why a generation ended (the engine's codes), for people: run pages and the socket's `done`.
 FINISH_REASONS = {
     "stop_token": _("the model ended its answer"),
     "length": _("reached max new tokens"),
     "stopped": _("stopped"),
 }
+
+
+def finish_reason_text(code: str) -> str:
+    """The words for a finish reason in the active language (an unknown code as it is)."""
+    return str(FINISH_REASONS.get(code, code))
 
 
 class PlaygroundRun(models.Model):
@@ -102,4 +107,4 @@ class PlaygroundRun(models.Model):
     @property
     def finish_reason_label(self) -> str:
         """Why generation ended, for people (the stored code is for programs)."""
-        return FINISH_REASONS.get(self.finish_reason, self.finish_reason)
+        return finish_reason_text(self.finish_reason)

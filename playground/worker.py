@@ -45,7 +45,6 @@ def requests_channel() -> str:
     return settings.LLM_REQUESTS_CHANNEL
 
 
-
 # What the Django-free model code says, in the employee's language (makemessages finds
 # the fixed sentences here; PromptTooLong carries its numbers).
 _ML_SENTENCES = (

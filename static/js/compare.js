@@ -25,7 +25,7 @@
       const msg = JSON.parse(event.data);
       if (msg.type === "started") status.textContent = gettext("Generating…");
       else if (msg.type === "token") out.append(document.createTextNode(msg.text));
-      else if (msg.type === "done") { status.textContent = interpolate(gettext("Done (%(reason)s)"), { reason: msg.finish_reason || "end" }, true); root.dataset[side + "Done"] = "1"; socket.close(); }
+      else if (msg.type === "done") { status.textContent = interpolate(gettext("Done (%(reason)s)"), { reason: msg.finish_label }, true); root.dataset[side + "Done"] = "1"; socket.close(); }
       else if (msg.type === "error") { status.textContent = msg.message; socket.close(); }
     });
     socket.addEventListener("error", () => { status.textContent = gettext("Could not connect."); });

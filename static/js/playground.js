@@ -64,11 +64,9 @@
       if (current.count > 1) timing.rate.textContent = ((current.count - 1) / ((now - current.firstAt) / 1000)).toFixed(1);
       output.append(LLMTokens.makeToken(msg, inspector));
     } else if (msg.type === "done") {
-      const reasons = { stop_token: gettext("the model ended its answer"), length: gettext("reached max new tokens"),
-                        stopped: gettext("stopped") };
       status.textContent = interpolate(
         ngettext("Done: %(reason)s. %(count)s token.", "Done: %(reason)s. %(count)s tokens.", msg.completion_tokens),
-        { reason: reasons[msg.finish_reason] || msg.finish_reason, count: msg.completion_tokens }, true);
+        { reason: msg.finish_label, count: msg.completion_tokens }, true);
       if (msg.tokens_per_second) timing.rate.textContent = msg.tokens_per_second.toFixed(1);
       showRunLink(msg.run);
       current = null;

@@ -24,6 +24,8 @@ async def test_greedy_stream_equals_model_generate(model_worker):
     assert got == expected[: len(got)] and len(got) >= 1
     assert done["type"] == "done" and done["completion_tokens"] == len(got)
     assert done["text"] == loaded.tokenizer.decode(got, skip_special_tokens=True)
+    assert done["finish_label"] == {"length": "reached max new tokens",
+                                    "stop_token": "the model ended its answer"}[done["finish_reason"]]
     await comm.disconnect()
 
 

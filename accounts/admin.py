@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from .models import Team, User
+from .models import Role, Team, User
+from .services import user_access_sync
 
 
 @admin.register(User)
@@ -11,9 +12,21 @@ class UserAdmin(BaseUserAdmin):
     search_fields = ("username", "name", "email")
     fieldsets = BaseUserAdmin.fieldsets + (("LLM Academy", {"fields": ("name", "role", "team")}),)
 
+    def save_model(self, request, obj, form, change):
+        # The admin saves inside a transaction, so the managers follow the role and
+        # team in the same one, as with `manage.py people`.
+        previous_team_id = User.objects.filter(pk=obj.pk).values_list("team_id", flat=True).first() if change else None
+        super().save_model(request, obj, form, change)
+        user_access_sync(user=obj, previous_team_id=previous_team_id)
+
 
 @admin.register(Team)
 class TeamAdmin(admin.ModelAdmin):
     list_display = ("name", "created_at")
     filter_horizontal = ("managers",)
     search_fields = ("name",)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "managers":  # only people with the manager role can manage a team
+            kwargs["queryset"] = User.objects.filter(role=Role.MANAGER, is_active=True)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)

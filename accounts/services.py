@@ -25,6 +25,23 @@ def team_get_or_create(*, name: str) -> Team:
     return team
 
 
+def user_access_sync(*, user: User, previous_team_id: int | None) -> None:
+    """Make `Team.managers` agree with the user's role and team, in the caller's transaction.
+
+    Someone who is no longer a manager manages no team; a manager who moves leaves the
+    team they were in; a manager manages their own team. Access reads both the role and
+    Team.managers on every request (core.policy), so the change holds from the next one.
+    """
+    if user.role != Role.MANAGER:
+        user.managed_teams.clear()
+        return
+    if previous_team_id is not None and previous_team_id != user.team_id:
+        user.managed_teams.remove(previous_team_id)
+    if user.team_id is not None:
+        user.managed_teams.add(user.team_id)
+
+
+@transaction.atomic
 def user_create_or_update(
     *,
     username: str,
@@ -36,9 +53,11 @@ def user_create_or_update(
 ) -> User:
     """Create a user, or update the profile fields of an existing one.
 
-    Admins get Django admin access; a manager is made a manager of their team.
+    Admins get Django admin access; team management follows the role and the team
+    (user_access_sync), in the same transaction.
     """
     user = User.objects.filter(username=username).first() or User(username=username)
+    previous_team_id = user.team_id if user.pk else None
     user.email = email
     user.name = name
     user.role = role
@@ -51,9 +70,16 @@ def user_create_or_update(
         user.set_unusable_password()
     user.full_clean(exclude=["password"])
     user.save()
-    if team is not None and role == Role.MANAGER:
-        team.managers.add(user)
+    user_access_sync(user=user, previous_team_id=previous_team_id)
     return user
+
+
+def team_managers_add(*, team: Team, users: list[User]) -> None:
+    """Name more managers of a team; only people with the manager role can be one."""
+    wrong = [u.username for u in users if u.role != Role.MANAGER]
+    if wrong:
+        raise ValidationError(f"not managers (give them the manager role first): {', '.join(wrong)}")
+    team.managers.add(*users)
 
 
 @dataclass
@@ -102,6 +128,21 @@ def _validate_row(lineno: int, row: dict, seen: dict[str, int]) -> list[str]:
     if len(team) > 100:
         errors.append(f"line {lineno}: team name is longer than 100 characters")
     return errors
+
+
+def people_import_file(*, data: bytes) -> ImportResult:
+    """Import a CSV file as bytes: it must be UTF-8 (a BOM is fine); an encoding error
+    names its line like any other, and nothing is written."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        lineno = data[: exc.start].count(b"\n") + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ImportError_([
+            f"line {lineno}: byte 0x{data[exc.start]:02x} at column {column} is not UTF-8; "
+            "save the file as UTF-8 (CSV UTF-8 in a spreadsheet) and import it again"
+        ]) from exc
+    return people_import_csv(text=text)
 
 
 def people_import_csv(*, text: str) -> ImportResult:

@@ -14,12 +14,13 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from core.lifespan import LifespanApp  # noqa: E402
+from core.origin import StrictOriginValidator  # noqa: E402
 from playground.routing import websocket_urlpatterns  # noqa: E402
 
-websocket_app = AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
+# Scheme, host and port of the Origin must be ours (core/origin.py), not only the host.
+websocket_app = StrictOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
 
 application = LifespanApp(
     ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket_app})

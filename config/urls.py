@@ -3,10 +3,11 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog, set_language
 
-from core.views import healthz
+from core.views import health_detail, healthz
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("health/", health_detail, name="health_detail"),  # admins: the detailed report
     # The language switcher must work on the login page too.
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
     # The translations our scripts use (gettext/interpolate), in the language of the page.

@@ -1,4 +1,10 @@
-"""Checks behind /healthz: database, channel layer, Celery broker and workers, model workers."""
+"""Checks behind /healthz: database, channel layer, Celery broker and workers, model workers.
+
+`health_report` is the detailed report (worker names, loaded models with their
+names, errors), for admins at /health/. `public_summary` is what /healthz shows to
+anyone: states and counts only. A loaded fine-tune is named `ft-<job>-<username>`,
+and errors can name hosts, so neither leaves the summary.
+"""
 
 from __future__ import annotations
 
@@ -96,3 +102,24 @@ async def health_report() -> dict:
     }
     report["ok"] = all(part["ok"] for part in (database, channel_layer, celery, models))
     return report
+
+
+def public_summary(report: dict) -> dict:
+    """The report with nothing about people or infrastructure: ok flags, counts, states."""
+    workers = report["model_workers"].get("workers", [])
+    states: dict[str, int] = {}
+    for worker in workers:
+        states[worker.get("state", "?")] = states.get(worker.get("state", "?"), 0) + 1
+    return {
+        "ok": report["ok"],
+        "mode": report["mode"],
+        "database": {"ok": report["database"]["ok"]},
+        "channel_layer": {"ok": report["channel_layer"]["ok"]},
+        "celery": {"ok": report["celery"]["ok"], "workers": len(report["celery"].get("workers", []))},
+        "model_workers": {
+            "ok": report["model_workers"]["ok"],
+            "workers": len(workers),
+            "states": states,
+            "models_loaded": sum(len(w.get("models", [])) for w in workers),
+        },
+    }

@@ -1,24 +1,24 @@
-"""Role checks shared by views and consumers.
+"""View decorators over the access policy (core/policy.py).
 
-Roles nest: an admin may do everything a manager may, and a manager everything an
-employee may. Managers only ever see their own teams; that scoping lives in the
-selectors, not here.
+Roles nest for pages: an admin may open everything a manager may, and a manager
+everything an employee may. Which *rows* a page shows is the policy's business too;
+these only guard the door.
 """
 
 from functools import wraps
 
-from django.contrib.auth.mixins import AccessMixin
 from django.core.exceptions import PermissionDenied
 
 from accounts.models import Role
 
-RANK = {Role.EMPLOYEE: 0, Role.MANAGER: 1, Role.ADMIN: 2}
+from . import policy
+
+# The predicate that opens the pages of each role.
+DOOR = {Role.EMPLOYEE: policy.may_learn, Role.MANAGER: policy.may_see_dashboards, Role.ADMIN: policy.may_administer}
 
 
 def has_role(user, role: str) -> bool:
-    if not user.is_authenticated or not user.is_active:
-        return False
-    return RANK[user.effective_role] >= RANK[role]
+    return DOOR[role](user)
 
 
 def role_required(role: str):
@@ -38,13 +38,3 @@ def role_required(role: str):
 
     return decorator
 
-
-class RoleRequiredMixin(AccessMixin):
-    required_role = Role.EMPLOYEE
-
-    def dispatch(self, request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return self.handle_no_permission()
-        if not has_role(request.user, self.required_role):
-            raise PermissionDenied
-        return super().dispatch(request, *args, **kwargs)

@@ -1,6 +1,7 @@
+from asgiref.sync import sync_to_async
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -12,7 +13,8 @@ from playground.forms import ModelRegisterForm
 from playground.models import ModelEntry
 from playground.services import model_register
 
-from .health import health_report
+from . import policy
+from .health import health_report, public_summary
 from .permissions import role_required
 
 
@@ -27,10 +29,20 @@ def home(request):
 
 
 # Load balancers and the run script poll this without a session, so it is public;
-# it reveals component health and model names, nothing about people.
+# it says only states and counts (core.health.public_summary), nothing about people.
 @login_not_required
 @never_cache
 async def healthz(request):
+    report = await health_report()
+    return JsonResponse(public_summary(report), status=200 if report["ok"] else 503)
+
+
+@never_cache
+async def health_detail(request):
+    """The full report (workers, their loaded models, errors), for admins."""
+    user = await request.auser()
+    if not await sync_to_async(policy.may_administer)(user):
+        raise PermissionDenied
     report = await health_report()
     return JsonResponse(report, status=200 if report["ok"] else 503)
 

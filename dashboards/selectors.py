@@ -21,11 +21,12 @@ from django.utils import timezone
 
 from accounts.models import Role, Team, User
 from accounts.selectors import team_members as _team_members
-from accounts.selectors import teams_visible_to
+from core import policy
+from core.spreadsheet import safe_row
 from courseapp.models import Attempt, AttemptStatus, Certificate, Course, Enrollment, Lesson, LessonProgress, Quiz
 from playground.models import PlaygroundRun
-from training.models import FineTuneJob, Quota
-from training.services import USAGE_WINDOW
+from training.models import ACTIVE, FineTuneJob, Quota
+from training.services import usage_seconds
 
 from .models import Assignment, ExportJob
 
@@ -36,10 +37,9 @@ BUCKETS = 10  # score distribution: 0–9 %, 10–19 %, …, 90–100 %
 
 
 def teams_for(*, viewer: User) -> list[Team]:
-    """Admins see every team; managers only their own; employees none."""
-    if viewer.effective_role == Role.EMPLOYEE:
-        return []
-    return list(teams_visible_to(user=viewer))
+    """The teams the policy lets the viewer see (every team for admins, their own for
+    current managers, none for anyone else), with member counts."""
+    return list(policy.teams_managed_by(viewer).annotate(member_count=Count("members", distinct=True)))
 
 
 def team_get(*, viewer: User, team_id: int) -> Team:
@@ -51,15 +51,8 @@ def team_get(*, viewer: User, team_id: int) -> Team:
 
 
 def person_get(*, viewer: User, user_id: int) -> User:
-    """An employee the viewer may look at: anyone for admins, members of their own
-    teams for managers, only themselves for employees. 404 otherwise."""
-    qs = User.objects.filter(pk=user_id).select_related("team")
-    if viewer.pk == user_id or viewer.effective_role == Role.ADMIN:
-        person = qs.first()
-    elif viewer.effective_role == Role.MANAGER:
-        person = qs.filter(team__managers=viewer).first()
-    else:
-        person = None
+    """A person the viewer may look at (core.policy.may_view_person), or 404."""
+    person = policy.people_visible_to(viewer).filter(pk=user_id).select_related("team").first()
     if person is None:
         raise Http404
     return person
@@ -536,8 +529,9 @@ def overdue_digests(*, today: dt.date) -> dict[User, list[tuple[User, Course, dt
     managers = defaultdict(set)
     for team_id, manager_id in Team.managers.through.objects.filter(team__in=teams).values_list("team_id", "user_id"):
         managers[team_id].add(manager_id)
+    # Only current managers (core.policy: the role and the team both count).
     manager_objs = {m.pk: m for m in User.objects.filter(pk__in={m for ms in managers.values() for m in ms},
-                                                          is_active=True).exclude(email="")}
+                                                          is_active=True, role=Role.MANAGER).exclude(email="")}
     digests: dict[User, list] = defaultdict(list)
     for (user_id, course_id), due in sorted(overdue.items(), key=lambda kv: (kv[1], kv[0])):
         person = person_by_id[user_id]
@@ -551,12 +545,12 @@ def overdue_digests(*, today: dt.date) -> dict[User, list[tuple[User, Course, dt
 
 
 def _quota(person: User) -> dict:
-    """The person's fine-tune quota and what they used of it in the last 7 days."""
+    """The person's fine-tune quota and what they used of it in the last 7 days
+    (the same sum the quota check in training.services uses)."""
     quota = Quota.objects.filter(user=person).first() or Quota(user=person)
-    since = timezone.now() - USAGE_WINDOW
-    used = FineTuneJob.objects.filter(user=person, started_at__gte=since).aggregate(s=Sum("gpu_seconds"))["s"] or 0.0
+    used = usage_seconds(user=person)
     limit = quota.effective_gpu_seconds_per_week
-    active = FineTuneJob.objects.filter(user=person, status__in=["queued", "running"]).count()
+    active = FineTuneJob.objects.filter(user=person, status__in=ACTIVE).count()
     return {"gpu_seconds_used": used, "gpu_seconds_limit": limit,
             "percent": round(100 * used / limit) if limit else 0,
             "active_jobs": active, "max_concurrent": quota.effective_max_concurrent}
@@ -627,6 +621,14 @@ def _iso(value) -> str:
 
 def export_rows(*, viewer: User, kind: str, team_ids: list[int] | None, filters: Filters,
                 chunk: int = 2000) -> Iterable[list]:
+    """CSV rows, each made safe to open in a spreadsheet (core.spreadsheet); both the
+    streamed export and the background one write exactly these."""
+    for row in _export_rows(viewer=viewer, kind=kind, team_ids=team_ids, filters=filters, chunk=chunk):
+        yield safe_row(row)
+
+
+def _export_rows(*, viewer: User, kind: str, team_ids: list[int] | None, filters: Filters,
+                 chunk: int = 2000) -> Iterable[list]:
     """CSV rows (header first) of the matrix (one per person × lesson) or of attempts,
     within the viewer's scope. The matrix goes team by team, so memory stays bounded."""
     teams = _export_scope(viewer=viewer, team_ids=team_ids)

@@ -15,8 +15,8 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from accounts.models import Role, Team, User
-from accounts.selectors import manages_team
+from accounts.models import Team, User
+from core import policy
 from courseapp.models import Course
 
 from . import selectors
@@ -35,12 +35,8 @@ def _save(obj):
 
 
 def _may_assign_to(*, assigned_by: User, team: Team | None, user: User | None) -> bool:
-    if assigned_by.effective_role == Role.ADMIN:
-        return True
-    if assigned_by.effective_role != Role.MANAGER:
-        return False
     team_id = team.pk if team else (user.team_id if user else None)
-    return manages_team(manager=assigned_by, team_id=team_id)
+    return policy.may_administer(assigned_by) or policy.may_manage_team(assigned_by, team_id)
 
 
 @transaction.atomic

@@ -28,6 +28,7 @@ MAX_TEXT_CHARS = 5_000
 # A first visit shows this sentence at once: "it" attends to "animal" in several heads.
 EXAMPLE_TEXT = "The animal didn't cross the street because it was too tired."
 EXAMPLE_MODEL = "minilm-l6-v2"
+WORKER_TIMEOUT = 30.0  # seconds to wait for a model worker's answer
 ERROR_STATUS = {"forbidden": 403, "not_found": 404, "no_worker": 503, "model_not_available": 503}
 
 
@@ -100,7 +101,7 @@ async def attention_data(request):
     except SourceError as exc:
         return _error(exc.code, str(exc))
     reply = await ask_worker({"type": "attention", "view": "layer", "layer": layer, "head": head,
-                              **{k: v for k, v in source.items() if k != "label"}})
+                              **{k: v for k, v in source.items() if k != "label"}}, timeout=WORKER_TIMEOUT)
     if reply["type"] != "attention.result":
         return _error(reply["code"], reply["message"])
     reply.pop("type")
@@ -123,7 +124,7 @@ async def bertviz_script(request, view):
     include = list(range(first, first + settings.LLM_BERTVIZ_MAX_LAYERS))
     reply = await ask_worker({"type": "attention", "view": view, "include_layers": include,
                               "static_base": static("vendor/bertviz/x")[:-1],
-                              **{k: v for k, v in source.items() if k != "label"}})
+                              **{k: v for k, v in source.items() if k != "label"}}, timeout=WORKER_TIMEOUT)
     if reply["type"] != "attention.result":
         return _js_error(reply["message"], ERROR_STATUS.get(reply["code"], 400))
     body = (f"document.getElementById('bertviz-root').innerHTML = {json.dumps(reply['markup'])};\n"
@@ -142,17 +143,17 @@ def attention_embed(request):
     """Just the heatmap, for a lesson to embed."""
     if not has_role(request.user, Role.EMPLOYEE):
         raise PermissionDenied
-    error, source = None, None
+    error, source, status = None, None, 200
     try:
         source = _source(request.user, request.GET)
     except SourceError as exc:
-        error = str(exc)
+        error, status = str(exc), ERROR_STATUS.get(exc.code, 400)
     query = request.GET.copy()
     query["view"] = "heatmap"
     return render(request, "playground/attention_embed.html", {
         "source": source, "error": error, "query": query.urlencode(),
         "full_url": reverse("playground:attention") + "?" + query.urlencode(),
-    })
+    }, status=status)
 
 
 def attention_page(request):
@@ -171,12 +172,14 @@ def attention_page(request):
         query["model"] = EXAMPLE_MODEL if EXAMPLE_MODEL in names else names[0]
         query["text"] = EXAMPLE_TEXT
         return redirect(f"{request.path}?{query.urlencode()}")
-    error, source = None, None
+    # A refusal or a bad request keeps the page (the form to try again) with its status:
+    # never 200 with an error text.
+    error, source, status = None, None, 200
     if "run" in request.GET or "text" in request.GET:  # an emptied text is told what to do
         try:
             source = _source(request.user, request.GET)
         except SourceError as exc:
-            error = str(exc)
+            error, status = str(exc), ERROR_STATUS.get(exc.code, 400)
     query = request.GET.copy()
     tabs = []
     for name, label in (("heatmap", _("Heatmap")), ("head", _("bertviz head view")),
@@ -190,4 +193,4 @@ def attention_page(request):
         "run": request.GET.get("run", ""), "first_layer": request.GET.get("from", "0"),
         "caps": {"heatmap": settings.LLM_ATTENTION_MAX_TOKENS, "head": settings.LLM_BERTVIZ_HEAD_MAX_TOKENS,
                  "model": settings.LLM_BERTVIZ_MODEL_MAX_TOKENS},
-    })
+    }, status=status)

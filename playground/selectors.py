@@ -1,7 +1,6 @@
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
-from accounts.models import Role
-from accounts.selectors import manages_team
+from core import policy
 
 from .ml.loading import ModelSpec
 from .models import ModelEntry, ModelKind, PlaygroundRun
@@ -26,12 +25,13 @@ def model_spec_by_name(name: str) -> ModelSpec | None:
 
 
 def models_usable_by(*, user) -> QuerySet[ModelEntry]:
-    """Shared models plus the employee's own fine-tunes."""
-    return ModelEntry.objects.filter(enabled=True).filter(Q(owner__isnull=True) | Q(owner=user))
+    """Shared models plus the employee's own fine-tunes (the policy decides)."""
+    return policy.models_usable_by(user)
 
 
 def model_usable_by(*, user, name: str) -> bool:
-    return models_usable_by(user=user).filter(name=name).exists()
+    """Asked by every socket message and page that names a model."""
+    return policy.may_use_model(user, name)
 
 
 def causal_models_usable_by(*, user) -> QuerySet[ModelEntry]:
@@ -39,10 +39,7 @@ def causal_models_usable_by(*, user) -> QuerySet[ModelEntry]:
 
 
 def run_visible_to(*, user, run: PlaygroundRun) -> bool:
-    """The owner, a manager of the owner's team, or an admin."""
-    if run.user_id == user.pk or user.effective_role == Role.ADMIN:
-        return True
-    return manages_team(manager=user, team_id=run.user.team_id)
+    return policy.may_view_run(user, run)
 
 
 def runs_for_user(*, user, limit: int = 50) -> QuerySet[PlaygroundRun]:

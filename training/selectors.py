@@ -8,22 +8,18 @@ from django.contrib.auth import get_user_model
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
-from accounts.models import Role
-from accounts.selectors import manages_team
+from core import policy
 
 from .models import ACTIVE, FineTuneJob, JobLog, JobMetric, JobStatus, Quota
 from .services import USAGE_WINDOW, fair_queue
 
 
 def job_visible_to(*, user, job: FineTuneJob) -> bool:
-    """The owner, an admin, or a manager of the owner's team (read-only)."""
-    if job.user_id == user.pk or user.effective_role == Role.ADMIN:
-        return True
-    return user.effective_role == Role.MANAGER and manages_team(manager=user, team_id=job.user.team_id)
+    return policy.may_view_job(user, job)
 
 
 def job_cancellable_by(*, user, job: FineTuneJob) -> bool:
-    return job.is_active and (job.user_id == user.pk or user.effective_role == Role.ADMIN)
+    return policy.may_cancel_job(user, job)
 
 
 def jobs_for_user(*, user, limit: int = 50) -> QuerySet[FineTuneJob]:

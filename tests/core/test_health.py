@@ -1,5 +1,6 @@
 """/healthz against real parts: the database, the channel layer, a real Celery worker
-process on the configured broker, and a real model worker with the default models."""
+process on the configured broker, and a real model worker with the default models.
+The public answer holds states and counts; admins get the details at /health/."""
 
 import json
 
@@ -7,7 +8,17 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.test import AsyncClient
 
+from accounts.models import Role
+from core.health import public_summary
+from tests.factories import make_user
+
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+
+async def admin_client():
+    client = AsyncClient()
+    await sync_to_async(client.force_login)(await sync_to_async(make_user)(Role.ADMIN))
+    return client
 
 
 async def test_healthz_reports_every_part(model_worker, celery_worker):
@@ -15,20 +26,50 @@ async def test_healthz_reports_every_part(model_worker, celery_worker):
     report = json.loads(response.content)
     assert response.status_code == 200, report
     assert report["ok"] is True
-    assert report["database"]["ok"]
-    assert report["channel_layer"]["ok"]
-    assert celery_worker in report["celery"]["workers"]
+    assert report["database"]["ok"] and report["channel_layer"]["ok"]
+    assert report["celery"] == {"ok": True, "workers": 1}
+    assert report["model_workers"] == {"ok": True, "workers": 1, "states": {"ready": 1}, "models_loaded": 2}
+
+    detail = await (await admin_client()).get("/health/")
+    report = json.loads(detail.content)
+    assert detail.status_code == 200 and celery_worker in report["celery"]["workers"]
     (worker,) = report["model_workers"]["workers"]
-    assert worker["state"] == "ready"
     loaded = {m["name"]: m for m in worker["models"]}
     assert set(loaded) == {"smollm2-135m-instruct", "minilm-l6-v2"}
     assert all(m["load_seconds"] > 0 for m in loaded.values())
+
+
+async def test_healthz_names_no_model_and_the_details_are_for_admins(model_worker, celery_worker):
+    body = (await AsyncClient().get("/healthz")).content.decode()
+    assert "smollm2" not in body and "minilm" not in body and "test-worker" not in body
+    anonymous = await AsyncClient().get("/health/")
+    assert anonymous.status_code == 302  # to the login page
+    employee = AsyncClient()
+    await sync_to_async(employee.force_login)(await sync_to_async(make_user)(Role.EMPLOYEE))
+    assert (await employee.get("/health/")).status_code == 403
+
+
+@pytest.mark.django_db
+def test_the_public_summary_drops_a_loaded_fine_tune_named_after_its_owner():
+    # A fine-tune loaded on demand is named ft-<job>-<username>; the summary counts it.
+    worker = {"name": "gpu-host-3", "state": "ready", "models": [
+        {"name": "smollm2-135m-instruct", "load_seconds": 1.2}, {"name": "ft-7-ximena", "load_seconds": 0.4}]}
+    report = {"ok": False, "mode": "production", "database": {"ok": True, "vendor": "postgresql", "ms": 1},
+              "channel_layer": {"ok": True, "backend": "RedisChannelLayer", "ms": 1},
+              "celery": {"ok": False, "error": "OperationalError: redis://10.0.0.5:6379", "ms": 2},
+              "model_workers": {"ok": True, "workers": [worker], "ms": 3}}
+    summary = json.dumps(public_summary(report))
+    assert "ximena" not in summary and "ft-" not in summary and "gpu-host" not in summary
+    assert "10.0.0.5" not in summary
+    assert public_summary(report)["model_workers"] == {"ok": True, "workers": 1, "states": {"ready": 1},
+                                                       "models_loaded": 2}
 
 
 async def test_healthz_is_503_when_no_model_worker_answers(celery_worker):
     response = await AsyncClient().get("/healthz")
     report = json.loads(response.content)
     assert response.status_code == 503
-    assert report["model_workers"] == {"ok": False, "workers": [], "error": "no model worker answered", "ms": report["model_workers"]["ms"]}
+    assert report["model_workers"] == {"ok": False, "workers": 0, "states": {}, "models_loaded": 0}
     assert report["database"]["ok"] and report["celery"]["ok"]
-    await sync_to_async(lambda: None)()
+    detail = json.loads((await (await admin_client()).get("/health/")).content)
+    assert detail["model_workers"]["error"] == "no model worker answered"

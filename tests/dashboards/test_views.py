@@ -151,3 +151,28 @@ def test_old_team_url_redirects(client, world):
     client.force_login(world["manager"])
     response = client.get("/accounts/team/")
     assert response.status_code == 302 and response["Location"] == reverse("dashboards:overview")
+
+
+FORMULAS = ["=cmd|' /C calc'!A0", "+1+1", "-2+3", "@SUM(A1)", "\tx", "\ry"]
+
+
+def test_formula_cells_are_neutralised_in_every_export(client, world, tmp_path):
+    # Names as typed into an import; each would run as a formula in a spreadsheet.
+    people = [world["ann"]] + [make_user(Role.EMPLOYEE, team=world["mine"]) for _ in FORMULAS[1:]]
+    lesson = Lesson.objects.filter(course=world["course"]).first()
+    for person, name in zip(people, FORMULAS, strict=True):
+        person.name = name
+        person.save(update_fields=["name"])
+        attempt(person, lesson.quiz, score=50)
+    client.force_login(world["manager"])
+    from dashboards.services import export_write
+
+    for kind in ("matrix", "attempts"):
+        streamed = csv_rows(client.post(reverse("dashboards:export"), {"kind": kind}))
+        path = tmp_path / f"{kind}.csv"
+        export_write(viewer=world["manager"], kind=kind, params={"team": None, "course": None}, path=path)
+        stored = list(csv.DictReader(io.StringIO(path.read_bytes().decode(), newline="")))
+        for rows in (streamed, stored):
+            names = {r["name"] for r in rows}
+            assert names >= {"'" + f for f in FORMULAS}, (kind, names)
+            assert not any(n.startswith(("=", "+", "-", "@", "\t", "\r")) for n in names)

@@ -9,6 +9,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import Role
+from playground.models import ModelEntry, ModelKind
 from tests.factories import make_user
 from training import services
 from training.models import Dataset, FineTuneJob, JobMetric, JobStatus
@@ -149,10 +150,19 @@ def test_backend_page_is_for_admins_and_edits_quotas(employee, admin_user, monke
     assert quota.effective_max_concurrent == 3 and quota.effective_gpu_seconds_per_week == 600
 
 
-def test_compare_page_needs_a_registered_model(employee):
+def test_compare_page_needs_a_registered_model(employee, manager):
     job = services.job_submit(user=employee, kind="causal_lm", preset="cpu-quick", builtin_dataset="company-faq")
     client = client_for(employee)
     assert client.get(reverse("training:compare", args=[job.pk])).status_code == 404
     FineTuneJob.objects.filter(pk=job.pk).update(status=JobStatus.SUCCEEDED, registered_model="ft-1-x")
+    ModelEntry.objects.create(name="ft-1-x", display_name="ft", kind=ModelKind.CAUSAL_LM, source="/nowhere",
+                              owner=employee)
     html = client.get(reverse("training:compare", args=[job.pk])).content.decode()
     assert 'data-tuned="ft-1-x"' in html and 'data-base="smollm2-135m-instruct"' in html and "js/compare.js" in html
+    assert 'id="compare-link"' in client.get(reverse("training:job", args=[job.pk])).content.decode()
+    # The manager sees the job but may not use the employee's model: no button, and 403 behind it.
+    boss = client_for(manager)
+    page = boss.get(reverse("training:job", args=[job.pk]))
+    assert page.status_code == 200 and 'id="compare-link"' not in page.content.decode()
+    assert "only the person who trained it can use it" in page.content.decode()
+    assert boss.get(reverse("training:compare", args=[job.pk])).status_code == 403

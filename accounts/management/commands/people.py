@@ -4,7 +4,13 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Role
-from accounts.services import ImportError_, people_import_csv, team_get_or_create, user_create_or_update
+from accounts.services import (
+    ImportError_,
+    people_import_file,
+    team_get_or_create,
+    team_managers_add,
+    user_create_or_update,
+)
 
 
 class Command(BaseCommand):
@@ -33,11 +39,7 @@ class Command(BaseCommand):
         if not path.is_file():
             raise CommandError(f"{path} does not exist")
         try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as exc:
-            raise CommandError(f"{path} is not UTF-8 text: {exc}") from exc
-        try:
-            result = people_import_csv(text=text)
+            result = people_import_file(data=path.read_bytes())
         except ImportError_ as exc:
             raise CommandError("Nothing was imported. Fix these rows and run again:\n  " + "\n  ".join(exc.errors)) from exc
         self.stdout.write(
@@ -60,10 +62,15 @@ class Command(BaseCommand):
     def handle_team(self, name, manager, **_):
         from accounts.models import User
 
-        team = team_get_or_create(name=name)
+        users = []
         for username in manager:
             user = User.objects.filter(username=username).first()
             if user is None:
                 raise CommandError(f"No user {username!r}")
-            team.managers.add(user)
+            users.append(user)
+        team = team_get_or_create(name=name)
+        try:
+            team_managers_add(team=team, users=users)
+        except ValidationError as exc:
+            raise CommandError("; ".join(exc.messages)) from exc
         self.stdout.write(self.style.SUCCESS(f"Team {team.name}: managers {[u.username for u in team.managers.all()]}"))

@@ -56,14 +56,18 @@ async def check_channel_layer() -> dict:
     return result
 
 
-def check_celery(timeout: float = 1.5) -> dict:
+CELERY_PING_TIMEOUT = 1.5  # seconds Celery workers have to answer a ping
+WORKER_PING_TIMEOUT = 1.0  # and model workers
+
+
+def check_celery(timeout: float | None = None) -> dict:
     from config.celery import app
 
     def run():
         with app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
             transport = conn.transport_cls
-        replies = app.control.ping(timeout=timeout) or []
+        replies = app.control.ping(timeout=timeout or CELERY_PING_TIMEOUT) or []
         workers = sorted(name for reply in replies for name in reply)
         return {"broker": str(transport), "workers": workers, "ok": bool(workers)}
 
@@ -75,7 +79,7 @@ async def check_model_workers() -> dict:
 
     started = time.perf_counter()
     try:
-        workers = await ping_workers(timeout=1.0)
+        workers = await ping_workers(timeout=WORKER_PING_TIMEOUT)
         ok = bool(workers) and all(w["state"] == "ready" for w in workers)
         result = {"ok": ok, "workers": workers}
         if not workers:

@@ -150,6 +150,7 @@ def _responses(post) -> dict[str, list[str]]:
 @role_required(Role.EMPLOYEE)
 @require_POST
 def attempt_check(request, attempt_id, question_id):
+    selectors.attempt_get(attempt_id=attempt_id, user=request.user)  # someone else's attempt: 404, as on its page
     values = request.POST.getlist(f"q-{question_id}")
     try:
         services.attempt_answer_check(user=request.user, attempt_id=attempt_id, question_id=str(question_id),
@@ -167,6 +168,7 @@ def attempt_check(request, attempt_id, question_id):
 @role_required(Role.EMPLOYEE)
 @require_POST
 def attempt_submit(request, attempt_id):
+    selectors.attempt_get(attempt_id=attempt_id, user=request.user)  # someone else's attempt: 404, as on its page
     try:
         attempt = services.attempt_submit(user=request.user, attempt_id=attempt_id,
                                           responses=_responses(request.POST))

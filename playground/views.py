@@ -2,6 +2,7 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, render
 
 from accounts.models import Role
+from core import policy
 from core.permissions import role_required
 
 from .models import PlaygroundRun
@@ -64,4 +65,7 @@ def run_detail(request, public_id):
     run = get_object_or_404(PlaygroundRun.objects.select_related("user"), public_id=public_id)
     if not run_visible_to(user=request.user, run=run):
         raise PermissionDenied
-    return render(request, "playground/run.html", {"run": run, "is_owner": run.user_id == request.user.pk})
+    return render(request, "playground/run.html", {
+        "run": run, "is_owner": run.user_id == request.user.pk,
+        # A manager reads an employee's run, but their fine-tune stays theirs to use.
+        "can_use_model": policy.may_use_model(request.user, run.model_name)})

@@ -28,3 +28,24 @@ def test_someone_elses_run_is_refused_with_403(name):
     assert client.get(reverse(name), {"run": str(uuid.uuid4())}).status_code == 404
     client.force_login(owner)
     assert client.get(reverse(name), {"run": str(run.public_id)}).status_code == 200
+
+
+def test_open_in_the_playground_only_for_a_model_the_viewer_may_use():
+    from playground.models import ModelEntry, ModelKind
+
+    team = make_team()
+    owner, manager = make_user(Role.EMPLOYEE, team=team), make_user(Role.MANAGER, team=team)
+    ModelEntry.objects.create(name="ft-3-x", display_name="tune", kind=ModelKind.CAUSAL_LM, source="/x", owner=owner)
+    ModelEntry.objects.create(name="shared-x", display_name="shared", kind=ModelKind.CAUSAL_LM, source="/x")
+    runs = {name: PlaygroundRun.objects.create(user=owner, model_name=name, mode="completion", prompt="p",
+                                               status=RunStatus.DONE) for name in ("ft-3-x", "shared-x")}
+    client = Client()
+
+    def button(user, name):
+        client.force_login(user)
+        response = client.get(reverse("playground:run", args=[runs[name].public_id]))
+        assert response.status_code == 200
+        return "Open in the playground" in response.content.decode()
+
+    assert button(owner, "ft-3-x") and button(owner, "shared-x")
+    assert not button(manager, "ft-3-x") and button(manager, "shared-x")

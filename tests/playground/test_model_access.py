@@ -49,7 +49,9 @@ async def test_start_with_someone_elses_fine_tune_is_refused():
 async def test_tokenize_with_someone_elses_fine_tune_is_refused():
     cookie, tune = await setup()
     comm = await connected(cookie)
-    await comm.send_json_to({"type": "tokenize", "model": tune, "text": "secret", "request_id": "t1"})
-    reply = await comm.receive_json_from(timeout=3)
-    assert reply["type"] == "error" and reply["code"] == "unknown_model" and reply["request_id"] == "t1"
-    await comm.disconnect()
+    try:
+        await comm.send_json_to({"type": "tokenize", "model": tune, "text": "secret", "request_id": "t1"})
+        reply = await comm.receive_json_from(timeout=3)
+        assert reply["type"] == "error" and reply["code"] == "unknown_model" and reply["request_id"] == "t1"
+    finally:
+        await comm.disconnect()

@@ -10,6 +10,7 @@ from django.test import AsyncClient
 
 from accounts.models import Role
 from core.health import public_summary
+from playground.models import ModelEntry, ModelKind
 from tests.factories import make_user
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -47,6 +48,25 @@ async def test_healthz_names_no_model_and_the_details_are_for_admins(model_worke
     employee = AsyncClient()
     await sync_to_async(employee.force_login)(await sync_to_async(make_user)(Role.EMPLOYEE))
     assert (await employee.get("/health/")).status_code == 403
+
+
+async def test_a_loaded_fine_tune_is_named_for_admins_only(model_worker):
+    from tests.playground.helpers import collect, connect, login_cookie
+
+    # An employee's fine-tune, loaded on demand by its owner's generation, is named after them.
+    owner = await sync_to_async(make_user)(Role.EMPLOYEE, username="ximena")
+    base = await ModelEntry.objects.aget(name="smollm2-135m-instruct")
+    await ModelEntry.objects.acreate(name="ft-9-ximena", display_name="Ximena's tune", kind=ModelKind.CAUSAL_LM,
+                                     source=base.source, owner=owner)
+    comm = await connect((await login_cookie(owner))[0])
+    await comm.send_json_to({"type": "start", "model": "ft-9-ximena", "mode": "completion", "prompt": "Hi",
+                             "params": {"temperature": 0, "max_new_tokens": 2}})
+    assert (await collect(comm))[2]["type"] == "done"
+    await comm.disconnect()
+    assert "ft-9-ximena" in (await (await admin_client()).get("/health/")).content.decode()
+    body = (await AsyncClient().get("/healthz")).content.decode()
+    assert "ximena" not in body and "ft-" not in body
+    assert json.loads(body)["model_workers"]["models_loaded"] == 3
 
 
 @pytest.mark.django_db

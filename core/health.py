@@ -109,21 +109,22 @@ async def health_report() -> dict:
 
 
 def public_summary(report: dict) -> dict:
-    """The report with nothing about people or infrastructure: ok flags, counts, states."""
+    """The report with nothing about people or infrastructure: for each part its ok flag
+    and counts (numbers stay, lists become their length); names, errors, hosts and
+    timings go. Model workers add their states and how many models they hold."""
+    summary = {"ok": report["ok"], "mode": report["mode"]}
+    for key, part in report.items():
+        if not isinstance(part, dict):
+            continue
+        summary[key] = {"ok": part.get("ok", False)}
+        for name, value in part.items():
+            if isinstance(value, int) and not isinstance(value, bool) and name != "ms":
+                summary[key][name] = value
+            elif isinstance(value, list):
+                summary[key][name] = len(value)
     workers = report["model_workers"].get("workers", [])
     states: dict[str, int] = {}
     for worker in workers:
         states[worker.get("state", "?")] = states.get(worker.get("state", "?"), 0) + 1
-    return {
-        "ok": report["ok"],
-        "mode": report["mode"],
-        "database": {"ok": report["database"]["ok"]},
-        "channel_layer": {"ok": report["channel_layer"]["ok"]},
-        "celery": {"ok": report["celery"]["ok"], "workers": len(report["celery"].get("workers", []))},
-        "model_workers": {
-            "ok": report["model_workers"]["ok"],
-            "workers": len(workers),
-            "states": states,
-            "models_loaded": sum(len(w.get("models", [])) for w in workers),
-        },
-    }
+    summary["model_workers"] |= {"states": states, "models_loaded": sum(len(w.get("models", [])) for w in workers)}
+    return summary

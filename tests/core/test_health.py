@@ -83,6 +83,9 @@ def test_the_public_summary_drops_a_loaded_fine_tune_named_after_its_owner():
     assert "10.0.0.5" not in summary
     assert public_summary(report)["model_workers"] == {"ok": True, "workers": 1, "states": {"ready": 1},
                                                        "models_loaded": 2}
+    # A part added later keeps its ok flag and counts, nothing else
+    report["training"] = {"ok": True, "stale_jobs": 0, "ms": 1.5, "detail": "ft-7-ximena"}
+    assert public_summary(report)["training"] == {"ok": True, "stale_jobs": 0}
 
 
 async def test_healthz_is_503_when_no_model_worker_answers(celery_worker):

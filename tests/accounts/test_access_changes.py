@@ -84,3 +84,24 @@ def test_the_admin_change_form_goes_through_the_same_service(demo):
     assert response.status_code == 302
     assert not Team.objects.filter(managers=mia).exists()
     assert statuses(User.objects.get(pk=mia.pk), demo)[0] == 403
+
+
+def test_the_team_admin_offers_only_managers(demo):
+    client = Client()
+    client.force_login(make_user(Role.ADMIN))
+    html = client.get(reverse("admin:accounts_team_change", args=[demo["team"].pk])).content.decode()
+    assert f'<option value="{demo["mia"].pk}"' in html
+    assert f'<option value="{demo["worker"].pk}"' not in html
+
+
+def test_an_export_asked_for_before_a_demotion_is_built_with_the_access_of_now(demo):
+    # The Celery task builds the file with the requester's scope when it runs.
+    from dashboards.models import ExportJob
+    from dashboards.services import export_job_run
+    from tests.courseapp.factories import make_course
+
+    make_course(lessons=1)
+    before, after = (ExportJob.objects.create(requested_by=demo["mia"], kind="matrix", params={}) for _ in "ab")
+    assert export_job_run(job_id=before.pk).row_count == 2  # Demo's two people × one lesson
+    call_command("people", "add", "mia", "--role", "employee", "--team", "Demo")
+    assert export_job_run(job_id=after.pk).row_count == 0

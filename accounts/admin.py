@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from .models import Role, Team, User
-from .services import user_access_sync
+from .services import user_access_changed
 
 
 @admin.register(User)
@@ -15,9 +15,10 @@ class UserAdmin(BaseUserAdmin):
     def save_model(self, request, obj, form, change):
         # The admin saves inside a transaction, so the managers follow the role and
         # team in the same one, as with `manage.py people`.
-        previous_team_id = User.objects.filter(pk=obj.pk).values_list("team_id", flat=True).first() if change else None
+        previous = User.objects.filter(pk=obj.pk).values_list("role", "team_id").first() if change else None
         super().save_model(request, obj, form, change)
-        user_access_sync(user=obj, previous_team_id=previous_team_id)
+        user_access_changed(user=obj, previous_role=previous[0] if previous else None,
+                            previous_team_id=previous[1] if previous else None)
 
 
 @admin.register(Team)

@@ -41,6 +41,15 @@ def user_access_sync(*, user: User, previous_team_id: int | None) -> None:
         user.managed_teams.add(user.team_id)
 
 
+def user_access_changed(*, user: User, previous_role: str | None, previous_team_id: int | None) -> None:
+    """After an edit elsewhere (the Django admin): a changed role sets the admin flags as
+    `people` does (so a demoted admin stops being a superuser), and the managers follow."""
+    if previous_role is not None and previous_role != user.role:
+        user.is_staff = user.is_superuser = user.role == Role.ADMIN
+        user.save(update_fields=["is_staff", "is_superuser"])
+    user_access_sync(user=user, previous_team_id=previous_team_id)
+
+
 @transaction.atomic
 def user_create_or_update(
     *,

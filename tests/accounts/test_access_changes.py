@@ -86,6 +86,19 @@ def test_the_admin_change_form_goes_through_the_same_service(demo):
     assert statuses(User.objects.get(pk=mia.pk), demo)[0] == 403
 
 
+def test_an_admin_demoted_in_the_admin_stops_being_one(demo):
+    client = Client()
+    client.force_login(make_user(Role.ADMIN))
+    ex_admin = make_user(Role.ADMIN)
+    form = {"username": ex_admin.username, "name": "", "role": Role.EMPLOYEE, "team": "", "is_active": "on",
+            "is_staff": "on", "is_superuser": "on",  # the boxes stay ticked; the role decides
+            "date_joined_0": "2026-01-01", "date_joined_1": "00:00:00", "email": "", "first_name": "", "last_name": ""}
+    assert client.post(reverse("admin:accounts_user_change", args=[ex_admin.pk]), form).status_code == 302
+    ex_admin.refresh_from_db()
+    assert ex_admin.effective_role == Role.EMPLOYEE and not ex_admin.is_staff
+    assert statuses(ex_admin, demo)[0] == 403
+
+
 def test_the_team_admin_offers_only_managers(demo):
     client = Client()
     client.force_login(make_user(Role.ADMIN))

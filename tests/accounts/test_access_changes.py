@@ -1,6 +1,8 @@
 """Role and team changes take effect on the next request: the `people` command and the
 admin both go through accounts.services, which keeps Team.managers in step."""
 
+import uuid
+
 import pytest
 from django.core.management import call_command
 from django.test import Client
@@ -14,10 +16,12 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def no_waiting_for_a_model_worker(monkeypatch):
+def no_waiting_for_a_model_worker(monkeypatch, settings):
     # The attention endpoints ask a model worker, which these tests don't run: an allowed
-    # request answers 503 (no worker) at once instead of after 30 s.
+    # request answers 503 (no worker) at once instead of after 30 s, on a channel no
+    # later worker reads.
     monkeypatch.setattr("playground.attention_views.WORKER_TIMEOUT", 0.2)
+    settings.LLM_REQUESTS_CHANNEL = f"llm.requests.{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ page), 403, 404 (where even existence must not leak).
 """
 
 import re
+import uuid
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -186,9 +187,10 @@ def test_every_url_has_a_rule():
 
 
 @pytest.fixture
-def world(monkeypatch):
+def world(monkeypatch, settings):
     """Teams A, B and C; the eight users; and A's things."""
     monkeypatch.setattr("playground.attention_views.WORKER_TIMEOUT", 0.1)  # no model worker runs here
+    settings.LLM_REQUESTS_CHANNEL = f"llm.requests.matrix-{uuid.uuid4().hex[:8]}"  # nor later finds these
     monkeypatch.setattr("core.health.CELERY_PING_TIMEOUT", 0.1)
     monkeypatch.setattr("core.health.WORKER_PING_TIMEOUT", 0.1)
     team_a, team_b, _team_c = make_team("A"), make_team("B"), make_team("C")
@@ -310,8 +312,12 @@ def test_http_matrix(world, capsys):
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_socket_matrix(capsys):
+async def test_socket_matrix(capsys, settings):
     from playground import routing
+
+    # An allowed start or tokenize goes to the model workers' channel; no worker runs here,
+    # and none of a later test must find these requests.
+    settings.LLM_REQUESTS_CHANNEL = f"llm.requests.matrix-{uuid.uuid4().hex[:8]}"
 
     assert {str(p.pattern) for p in routing.websocket_urlpatterns} == SOCKET_ROUTES
     source = (await sync_to_async(open)(routing.__file__.replace("routing.py", "consumers.py"))).read()

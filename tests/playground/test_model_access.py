@@ -3,6 +3,8 @@ playground.selectors.model_usable_by): another employee's fine-tune is refused w
 same answer as a model that does not exist. No model worker runs here: a refused
 message must never reach one."""
 
+import uuid
+
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
@@ -46,7 +48,8 @@ async def test_start_with_someone_elses_fine_tune_is_refused():
 
 @pytest.mark.xfail(strict=True, reason="needs the consumer's on_tokenize to ask selectors.model_usable_by "
                                        "(playground/consumers.py belongs to issue 10; see the report of issue 11)")
-async def test_tokenize_with_someone_elses_fine_tune_is_refused():
+async def test_tokenize_with_someone_elses_fine_tune_is_refused(settings):
+    settings.LLM_REQUESTS_CHANNEL = f"llm.requests.{uuid.uuid4().hex[:8]}"  # no worker must ever see it
     cookie, tune = await setup()
     comm = await connected(cookie)
     try:

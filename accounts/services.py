@@ -10,6 +10,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 
+from core.encoding import NotUTF8, utf8_text
+
 from .models import Role, Team, User
 
 CSV_COLUMNS = ["username", "email", "name", "team", "role"]
@@ -143,14 +145,9 @@ def people_import_file(*, data: bytes) -> ImportResult:
     """Import a CSV file as bytes: it must be UTF-8 (a BOM is fine); an encoding error
     names its line like any other, and nothing is written."""
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        lineno = data[: exc.start].count(b"\n") + 1
-        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise ImportError_([
-            f"line {lineno}: byte 0x{data[exc.start]:02x} at column {column} is not UTF-8; "
-            "save the file as UTF-8 (CSV UTF-8 in a spreadsheet) and import it again"
-        ]) from exc
+        text = utf8_text(data)
+    except NotUTF8 as exc:
+        raise ImportError_([f"line {exc.line}: {exc}"]) from exc
     return people_import_csv(text=text)
 
 

@@ -15,6 +15,8 @@ from pathlib import Path
 import yaml
 from django.utils.text import slugify
 
+from core.encoding import NotUTF8, utf8_text
+
 from .rendering import MarkdownError, render_markdown
 
 LANGS = ("en", "zh-Hans")
@@ -96,9 +98,9 @@ class _Reader:
             self.error(path, 0, "file is missing")
             return None
         try:
-            data = yaml.load(path.read_bytes().decode("utf-8"), Loader=_Loader)  # noqa: S506  (a SafeLoader subclass)
-        except UnicodeDecodeError:
-            self.error(path, 0, "file is not UTF-8 text")
+            data = yaml.load(utf8_text(path.read_bytes()), Loader=_Loader)  # noqa: S506  (a SafeLoader subclass)
+        except NotUTF8 as exc:
+            self.error(path, exc.line, str(exc))
             return None
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
@@ -313,9 +315,9 @@ def _read_lesson(reader: _Reader, folder: Path, slug: str, course_slug: str) -> 
             lesson["body"][lang] = lesson["body_html"][lang] = ""
             continue
         try:
-            source = md_path.read_bytes().decode("utf-8")
-        except UnicodeDecodeError:
-            reader.error(md_path, 0, "file is not UTF-8 text")
+            source = utf8_text(md_path.read_bytes())
+        except NotUTF8 as exc:
+            reader.error(md_path, exc.line, str(exc))
             source = ""
         lesson["body"][lang] = source
         lesson["body_html"][lang] = reader.markdown(

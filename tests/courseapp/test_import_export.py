@@ -143,3 +143,16 @@ def test_reimport_updates_in_place_and_keeps_learner_history(tmp_path, employee)
 def test_export_of_unknown_course_is_an_error(tmp_path):
     with pytest.raises(CommandError, match="No course"):
         call_command("course_export", "missing", str(tmp_path))
+
+
+def test_a_latin1_lesson_names_its_file_and_line(tmp_path):
+    folder = tmp_path / "how-llms-work"
+    shutil.copytree(BUILTIN_COURSE_DIR, folder)
+    path = folder / "lessons/01-why-llms/en.md"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[2] = "Café, written by an editor that saves Latin-1."
+    path.write_bytes("\n".join(lines).encode("latin-1", errors="replace"))
+    with pytest.raises(FolderError) as exc:
+        services.course_import(folder=folder)
+    assert "how-llms-work/lessons/01-why-llms/en.md:3: byte 0xe9 at column 4 is not UTF-8" in exc.value.errors[0]
+    assert not Course.objects.exists()

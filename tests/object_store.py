@@ -3,18 +3,27 @@
 `weed server -filer -s3` runs master, volume server, filer and S3 gateway in one
 process, on free ports in a temp folder, with one access key; it answers in about
 3 s. The session fixture creates the bucket and stops the server at the end.
+
+In the production configuration (PostgreSQL + Redis) every test's artifacts go to it,
+as they would in a deployment: the test process's default storage and every process
+a test starts (through the LLM_S3_* variables). The embedded run keeps the filesystem,
+and starts SeaweedFS only for the tests that ask for `object_store`.
 """
 
 import json
+import os
 import secrets
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from django.conf import settings
+from django.test import override_settings
 
 from tests.processes import free_port, stop
 
@@ -55,8 +64,9 @@ def weed_binary() -> str:
 
 
 @pytest.fixture(scope="session")
-def object_store(tmp_path_factory):
-    root = tmp_path_factory.mktemp("seaweedfs")
+def object_store():
+    # Under this run's var/, not pytest's tmp folders: those are pruned by other sessions.
+    root = Path(tempfile.mkdtemp(prefix="seaweedfs-", dir=settings.VAR_DIR))
     store = ObjectStore(endpoint_url="", bucket="llm-academy-test", access_key=secrets.token_hex(8),
                         secret_key=secrets.token_hex(16))
     (root / "s3.json").write_text(json.dumps({"identities": [{
@@ -66,8 +76,8 @@ def object_store(tmp_path_factory):
                                             "s3", "s3.grpc")}
     args = [weed_binary(), "server", f"-dir={root / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
             "-filer", "-s3", f"-s3.config={root / 's3.json'}", "-s3.port.iceberg=0", "-s3.port.lance=0",
-            # Small volumes: the default preallocates gigabytes.
-            "-master.volumeSizeLimitMB=64", "-volume.max=16", "-volume.preStopSeconds=0"]
+            # 128 MB volumes (the default is 30 GB each), as many as the disk holds.
+            "-master.volumeSizeLimitMB=128", "-volume.max=0", "-volume.preStopSeconds=0"]
     args += [f"-{name.replace('.grpc', '.port.grpc')}={port}" if name.endswith(".grpc") else f"-{name}.port={port}"
              for name, port in ports.items()]
     (root / "data").mkdir()
@@ -96,6 +106,7 @@ def object_store(tmp_path_factory):
     proc.kill()  # a throwaway store: no need for its graceful shutdown
     proc.wait(10)
     log.close()
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture
@@ -103,3 +114,16 @@ def s3_storage(object_store, settings):
     """This test's default storage is the object store (as on a production host)."""
     settings.STORAGES = {**settings.STORAGES, "default": object_store.storage_setting()}
     return object_store
+
+
+@pytest.fixture(scope="session", autouse=True)
+def production_object_store(request):
+    if not settings.REDIS_URL:
+        yield None
+        return
+    store = request.getfixturevalue("object_store")
+    os.environ.update(store.env())  # child_env() copies os.environ into every started process
+    with override_settings(STORAGES={**settings.STORAGES, "default": store.storage_setting()}):
+        yield store
+    for name in store.env():
+        os.environ.pop(name, None)

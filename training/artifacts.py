@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -125,6 +126,7 @@ def ensure_local_model(ref: str, *, cache_dir: Path | None = None, storage: Stor
     final = root / digest
     # Only a complete, verified copy is ever moved to this name, and its name is its digest.
     if (final / MANIFEST).is_file():
+        os.utime(final)  # recently used: pruned last
         return final
     root.mkdir(parents=True, exist_ok=True)
     partial = Path(tempfile.mkdtemp(prefix=".partial-", dir=root))
@@ -151,7 +153,31 @@ def ensure_local_model(ref: str, *, cache_dir: Path | None = None, storage: Stor
                 raise
     finally:
         shutil.rmtree(partial, ignore_errors=True)
+    cache_prune(root, keep=final, max_bytes=settings.LLM_MODEL_CACHE_MAX_MB * 1024 * 1024)
     return final
+
+
+def cache_prune(root: Path, *, keep: Path, max_bytes: int) -> list[Path]:
+    """Delete the least recently used copies until the cache fits; returns what went.
+
+    A model already loaded is in memory, so deleting its folder costs only a new
+    download if it is loaded again.
+    """
+    def size(folder: Path) -> int:
+        return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+
+    copies = sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")),
+                    key=lambda p: p.stat().st_mtime)
+    sizes = {p: size(p) for p in copies}
+    total, removed = sum(sizes.values()), []
+    for folder in copies:
+        if total <= max_bytes:
+            break
+        if folder != keep:
+            shutil.rmtree(folder, ignore_errors=True)
+            total -= sizes[folder]
+            removed.append(folder)
+    return removed
 
 
 def local_spec(spec):

@@ -144,6 +144,7 @@ if LLM_S3_BUCKET:
     STORAGES["default"] = s3_storage()
 # A model worker's own copies of fine-tunes fetched from the store (checked by sha256).
 LLM_MODEL_CACHE_DIR = Path(env_str("LLM_MODEL_CACHE_DIR", str(VAR_DIR / "model-cache")))
+LLM_MODEL_CACHE_MAX_MB = env_int("LLM_MODEL_CACHE_MAX_MB", 20_000)  # least recently used copies go first
 
 REDIS_URL = env_str("REDIS_URL", "")
 

@@ -6,6 +6,7 @@ import io
 import os
 import subprocess
 import sys
+import uuid
 
 import pytest
 from django.conf import settings
@@ -20,6 +21,11 @@ from tests.factories import make_user
 from training import services as training_services
 from training.artifacts import MANIFEST, ArtifactError, ensure_local_model, parse, upload_dir
 from training.models import FineTuneJob
+
+
+def unique(name: str) -> str:
+    """A folder of its own in the store, which the whole session shares."""
+    return f"tests/{uuid.uuid4().hex[:8]}/{name}"
 
 
 def keys(store, prefix: str) -> set[str]:
@@ -43,7 +49,7 @@ def same_files(a, b) -> bool:
 
 
 def test_an_output_folder_goes_to_the_store_and_comes_back_verified(s3_storage, model_dir, tmp_path):
-    ref = upload_dir(model_dir, folder="training/jobs/1/attempt-1/model")
+    ref = upload_dir(model_dir, folder=unique("model"))
     folder, digest = parse(ref)
     assert keys(s3_storage, folder) == {f"{folder}/adapter_config.json", f"{folder}/sub/weights.bin",
                                         f"{folder}/{MANIFEST}"}
@@ -59,7 +65,7 @@ def test_an_output_folder_goes_to_the_store_and_comes_back_verified(s3_storage, 
 
 
 def test_a_changed_object_or_manifest_is_refused_and_leaves_nothing_in_the_cache(s3_storage, model_dir, tmp_path):
-    ref = upload_dir(model_dir, folder="training/jobs/2/attempt-1/model")
+    ref = upload_dir(model_dir, folder=unique("model"))
     folder, digest = parse(ref)
     s3_storage.client().put_object(Bucket=s3_storage.bucket, Key=f"{folder}/sub/weights.bin", Body=b"tampered")
     with pytest.raises(ArtifactError, match="does not match its sha256"):
@@ -67,6 +73,22 @@ def test_a_changed_object_or_manifest_is_refused_and_leaves_nothing_in_the_cache
     assert list((tmp_path / "cache").iterdir()) == []  # no partial copy left to be mistaken for a good one
     with pytest.raises(ArtifactError, match=f"{MANIFEST} does not match"):
         ensure_local_model(ref.replace(digest, "0" * 64), cache_dir=tmp_path / "cache")
+
+
+def test_the_cache_keeps_to_its_size_by_dropping_the_least_recently_used_copy(s3_storage, model_dir, tmp_path,
+                                                                               settings):
+    settings.LLM_MODEL_CACHE_MAX_MB = 2  # room for two 0.7 MB copies, not three
+    (model_dir / "big.bin").write_bytes(os.urandom(400_000))
+    refs = []
+    for n in range(3):
+        (model_dir / "n.txt").write_text(str(n))
+        refs.append(upload_dir(model_dir, folder=unique(f"model-{n}")))
+    cache = tmp_path / "cache"
+    first = ensure_local_model(refs[0], cache_dir=cache)
+    ensure_local_model(refs[1], cache_dir=cache)
+    assert ensure_local_model(refs[0], cache_dir=cache) == first  # used again: now the second is the oldest
+    third = ensure_local_model(refs[2], cache_dir=cache)
+    assert sorted(cache.iterdir()) == sorted([first, third])
 
 
 def test_a_plain_folder_is_not_fetched(tmp_path):
@@ -79,7 +101,7 @@ def test_an_uploaded_dataset_lives_in_the_store_and_the_job_reads_it_from_there(
     data = b'{"prompt": "Hi", "response": "Hello"}\n' * 10
     dataset = training_services.dataset_upload(
         user=user, uploaded_file=SimpleUploadedFile("faq.jsonl", data), kind="causal_lm")
-    assert keys(s3_storage, "training/datasets/") == {dataset.file.name}
+    assert dataset.file.name in keys(s3_storage, "training/datasets/")
     job = FineTuneJob(user=user, kind="causal_lm", dataset=dataset)
     assert len(training_services.job_rows(job).rows) == 10
 
@@ -93,7 +115,7 @@ def test_a_background_export_is_stored_and_downloads_only_for_its_requester(s3_s
     job = ExportJob.objects.create(requested_by=manager, kind="attempts", params={"team": team.pk})
     job = dashboard_services.export_job_run(job_id=job.pk)
     assert job.status == ExportStatus.DONE, job.error
-    assert keys(s3_storage, "exports/") == {job.file_path}
+    assert job.file_path in keys(s3_storage, "exports/")
 
     client.force_login(manager)
     response = client.get(reverse("dashboards:export_download", args=[job.pk]))
@@ -114,7 +136,7 @@ def test_llm_s3_variables_switch_the_default_storage_to_s3(object_store):
     result = subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=settings.BASE_DIR, env=env,
                             capture_output=True, text=True, timeout=120)
     assert result.stdout.split()[-2:] == ["S3Storage", object_store.bucket], result.stderr
-    assert keys(object_store, "probe/") == {"probe/hello.txt"}
+    assert "probe/hello.txt" in keys(object_store, "probe/")
 
 
 @pytest.mark.slow
@@ -127,7 +149,7 @@ async def test_a_model_worker_refuses_a_stored_fine_tune_that_was_changed(s3_sto
     from tests.playground.helpers import MODEL, collect, connect, login_cookie
 
     settings.LLM_MODEL_CACHE_DIR = tmp_path / "cache"
-    ref = await sync_to_async(upload_dir)(model_dir, folder="training/jobs/3/attempt-1/model")
+    ref = await sync_to_async(upload_dir)(model_dir, folder=unique("model"))
     cookie, owner = await login_cookie()
     await sync_to_async(model_register_finetune)(owner=owner, name="changed-lora", display_name="Changed",
                                                  base_name=MODEL, adapter_path=ref)

@@ -148,7 +148,7 @@ def test_an_upload_on_the_web_host_trains_and_answers_on_the_gpu_host_and_export
                     files={"upload": ("faq.jsonl", rows, "application/jsonl")})
     job = FineTuneJob.objects.select_related("dataset").get(user=employee)
     assert response.status_code == 302 and response.headers["Location"] == job.get_absolute_url()
-    assert bucket_keys(store, "training/datasets/") == {job.dataset.file.name}
+    assert job.dataset.file.name in bucket_keys(store, "training/datasets/")
 
     # 2. It trains on the GPU host's Celery worker, which read the dataset from the store.
     job = wait_final(job.pk, timeout=240)

@@ -164,3 +164,15 @@ async def test_a_model_worker_refuses_a_stored_fine_tune_that_was_changed(s3_sto
     assert "sha256" in error["message"] and "changed-lora" not in model_worker.engines
     assert list((tmp_path / "cache").iterdir()) == []
     await comm.disconnect()
+
+
+def test_an_output_the_store_refuses_fails_the_attempt_and_stays_on_disk(object_store, model_dir, settings):
+    from tests.processes import free_port
+
+    unreachable = {**object_store.storage_setting()}
+    unreachable["OPTIONS"] = {**unreachable["OPTIONS"], "endpoint_url": f"http://127.0.0.1:{free_port()}"}
+    settings.STORAGES = {**settings.STORAGES, "default": unreachable}
+    ref, reason = training_services.job_output_store(job=FineTuneJob(pk=10**6), attempt=1, local_dir=model_dir,
+                                                     heartbeat=lambda: None)
+    assert ref == "" and reason.startswith("Could not store the output in the object store")
+    assert (model_dir / "adapter_config.json").is_file()  # kept for a look, not lost

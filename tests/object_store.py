@@ -103,10 +103,13 @@ def object_store():
         stop(proc)
         pytest.fail(f"SeaweedFS's S3 gateway was not ready in 60 s ({error}); see {log.name}")
     yield store
-    proc.kill()  # a throwaway store: no need for its graceful shutdown
+    proc.kill()  # a throwaway store: its graceful shutdown takes 15 s
     proc.wait(10)
     log.close()
     shutil.rmtree(root, ignore_errors=True)
+    for port in ports.values():  # the unix sockets it keeps in /tmp, named by port
+        for sock in Path(tempfile.gettempdir()).glob(f"seaweedfs-*-{port}.sock"):
+            sock.unlink(missing_ok=True)
 
 
 @pytest.fixture

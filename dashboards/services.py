@@ -5,10 +5,13 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import logging
+import tempfile
 from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files import File
+from django.core.files.storage import default_storage
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
@@ -156,14 +159,19 @@ def export_job_run(*, job_id: int) -> ExportJob:
     job = ExportJob.objects.select_related("requested_by").get(pk=job_id)
     if not updated:  # already run (a redelivery): the row says what happened
         return job
-    path = Path(settings.EXPORT_DIR) / f"export-{job.pk}-{job.kind}.csv"
     try:
-        job.row_count = export_write(viewer=job.requested_by, kind=job.kind, params=job.params, path=path)
+        # Built on this (worker) host's disk, then put in the default storage (the object
+        # store in production), where any web host reads it; file_path is its storage name.
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / f"export-{job.pk}-{job.kind}.csv"
+            job.row_count = export_write(viewer=job.requested_by, kind=job.kind, params=job.params, path=path)
+            with path.open("rb") as f:
+                job.file_path = default_storage.save(f"exports/{path.name}", File(f, name=path.name))
     except Exception as exc:
         log.exception("Export job %s failed", job.pk)
-        job.status, job.error = ExportStatus.FAILED, str(exc)[:2000]
+        job.status, job.error, job.file_path = ExportStatus.FAILED, str(exc)[:2000], ""
     else:
-        job.status, job.file_path = ExportStatus.DONE, str(path)
+        job.status = ExportStatus.DONE
     job.finished_at = timezone.now()
     job.save(update_fields=["status", "error", "file_path", "row_count", "finished_at"])
     return job

@@ -3,11 +3,11 @@ parses its input with a scoped form, calls one selector or service, and renders.
 Anything outside the viewer's scope is a 404, never a hint that it exists."""
 
 import csv
-from pathlib import Path
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -182,9 +182,12 @@ def export_status(request, job_id: int):
 @require_GET
 def export_download(request, job_id: int):
     job = selectors.export_job_get(viewer=request.user, job_id=job_id)
-    path = Path(job.file_path)
-    if job.status != ExportStatus.DONE or not path.is_file():
+    if job.status != ExportStatus.DONE or not job.file_path:
         raise Http404
-    return FileResponse(path.open("rb"), as_attachment=True, filename=f"llm-academy-{job.kind}-{job.pk}.csv",
+    try:  # from the default storage: the object store in production, whichever host built it
+        f = default_storage.open(job.file_path, "rb")
+    except FileNotFoundError as exc:
+        raise Http404 from exc
+    return FileResponse(f, as_attachment=True, filename=f"llm-academy-{job.kind}-{job.pk}.csv",
                         content_type="text/csv; charset=utf-8")
 

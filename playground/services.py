@@ -52,13 +52,18 @@ def model_register_finetune(
     *, owner, name: str, display_name: str, base_name: str, adapter_path: str = "", weights_path: str = ""
 ) -> ModelEntry:
     """Register a fine-tuned model for its owner: a peft adapter on a base, or full weights."""
+    from training.artifacts import artifact_has, is_artifact
+
     base = ModelEntry.objects.get(name=base_name)
     if bool(adapter_path) == bool(weights_path):
         raise ValidationError("Give exactly one of adapter_path or weights_path.")
-    if adapter_path and not (Path(adapter_path) / "adapter_config.json").is_file():
+    if is_artifact(adapter_path or weights_path):  # in the object store: model workers fetch it
+        if not artifact_has(adapter_path or weights_path, "adapter_config.json" if adapter_path else "config.json"):
+            raise ValidationError(f"The stored model {adapter_path or weights_path} lacks its config.")
+    elif adapter_path and not (Path(adapter_path) / "adapter_config.json").is_file():
         raise ValidationError({"adapter": f"No adapter_config.json in {adapter_path}."})
     source = weights_path or base.source
-    if weights_path:
+    if weights_path and not is_artifact(weights_path):
         try:
             check_available(ModelSpec(name=name, kind=base.kind, source=weights_path))
         except ModelNotAvailable as exc:

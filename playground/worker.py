@@ -26,6 +26,8 @@ from django.db import connection
 from django.utils import translation
 from django.utils.translation import gettext, gettext_noop
 
+from training.artifacts import local_spec
+
 from .ml.provision import CAUSAL_LM
 from .selectors import model_spec_by_name, model_specs_enabled
 from .services import run_fail, run_finish
@@ -215,6 +217,7 @@ class ModelWorker:
         async with self._load_locks.setdefault(name, asyncio.Lock()):
             if name not in self.engines:
                 self._evict_idle()
+                spec = await asyncio.to_thread(local_spec, spec)  # a fine-tune: fetched from the object store
                 loaded = await asyncio.to_thread(self._load, spec)
                 self.models[name] = loaded
                 self.engines[name] = self._make_engine(loaded)

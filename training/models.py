@@ -31,7 +31,8 @@ def dataset_upload_to(instance, filename):
 
 
 class Dataset(models.Model):
-    """An uploaded dataset that passed validation; the file lives under MEDIA_ROOT."""
+    """An uploaded dataset that passed validation; the file lives in the default storage
+    (the object store in production), where the GPU host's worker reads it."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="training_datasets")
     name = models.CharField(_("name"), max_length=200)
@@ -83,6 +84,8 @@ class FineTuneJob(models.Model):
     eval_after = models.JSONField(null=True, blank=True)
     result = models.JSONField(default=dict, blank=True)  # tokens/s and the like, from the child
     failure_reason = models.TextField(blank=True)
+    # A succeeded attempt's output in the object store, with its checksum:
+    # "artifact:<folder>#sha256=<manifest digest>" (training/artifacts.py).
     output_path = models.CharField(max_length=500, blank=True)
     registered_model = models.CharField(max_length=100, blank=True)  # playground registry name
 

@@ -312,7 +312,8 @@ def _register_or_explain(job: FineTuneJob) -> None:
 
 
 def job_register_model(*, job: FineTuneJob) -> str:
-    """Offer a succeeded causal-LM job's model in its owner's playground."""
+    """Offer a succeeded causal-LM job's model in its owner's playground. Its weights
+    are the stored artifact (job.output_path); model workers fetch them on first use."""
     from playground.services import model_register_finetune
 
     name = slugify(f"ft-{job.pk}-{job.user.username}")[:100]
@@ -428,10 +429,30 @@ def job_execute(*, job_id: int, attempt: int) -> FineTuneJob | None:
         grace_seconds=settings.TRAINING_CANCEL_GRACE_SECONDS, max_seconds=settings.TRAINING_JOB_MAX_SECONDS,
         heartbeat_seconds=1.0)
     status = {SUCCEEDED: JobStatus.SUCCEEDED, "cancelled": JobStatus.CANCELLED}.get(outcome.status, JobStatus.FAILED)
-    finished = job_finish(job_id=job.pk, attempt=attempt, status=status, reason=outcome.reason, result=outcome.result,
-                          run_seconds=time.monotonic() - child_started, output_path=config.output_dir)
+    run_seconds = time.monotonic() - child_started  # the device is free once the child exits
+    reason, output = outcome.reason, ""
+    if status == JobStatus.SUCCEEDED:
+        output, reason = job_output_store(job=job, attempt=attempt, local_dir=Path(config.output_dir), heartbeat=heartbeat)
+        status = JobStatus.SUCCEEDED if output else JobStatus.FAILED
+    finished = job_finish(job_id=job.pk, attempt=attempt, status=status, reason=reason, result=outcome.result,
+                          run_seconds=run_seconds, output_path=output)
     logger.info("Job %s attempt %s: %s in %.1f s", job.pk, attempt, status, time.monotonic() - started)
     return finished
+
+
+def job_output_store(*, job: FineTuneJob, attempt: int, local_dir: Path, heartbeat) -> tuple[str, str]:
+    """Upload a finished attempt's output to the object store, where any host's model
+    worker fetches it; returns (artifact reference, "") or ("", why it failed)."""
+    from .artifacts import upload_dir
+
+    try:
+        ref = upload_dir(local_dir, folder=f"training/jobs/{job.pk}/attempt-{attempt}/model", on_file=heartbeat)
+    except Exception as exc:  # noqa: BLE001  (the store is down or refused: the attempt failed, say why)
+        logger.exception("Storing the output of job %s failed", job.pk)
+        return "", f"Could not store the output in the object store: {exc}"
+    log(job.pk, f"output stored ({ref.rpartition('#')[2][:19]}…)")
+    shutil.rmtree(local_dir, ignore_errors=True)  # the store holds it now; this disk is scratch
+    return ref, ""
 
 
 def job_fail_interrupted(*, job_id: int, attempt: int, reason: str) -> None:

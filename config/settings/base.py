@@ -14,6 +14,7 @@ from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 from .env import env_bool, env_int, env_list, env_str
+from .storage import s3_storage
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(env_str("LLM_VAR_DIR", str(BASE_DIR / "var")))
@@ -121,6 +122,8 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# The default storage holds artifacts that cross hosts: uploaded datasets, fine-tune
+# outputs and CSV exports (see "Artifacts" below); the filesystem in the embedded default.
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
@@ -131,6 +134,17 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns when it is absent
 MEDIA_ROOT = VAR_DIR / "media"
+
+# --- Artifacts: datasets, fine-tune outputs, exports ---------------------------------
+# Hosts share no disk in production: with LLM_S3_BUCKET set, artifacts live in an
+# S3-compatible object store (AWS S3, SeaweedFS, MinIO, Ceph...) through django-storages;
+# unset, they stay in MEDIA_ROOT on this host's disk. See docs/DEPLOY.md.
+LLM_S3_BUCKET = env_str("LLM_S3_BUCKET", "")
+if LLM_S3_BUCKET:
+    STORAGES["default"] = s3_storage()
+# A model worker's own copies of fine-tunes fetched from the store (checked by sha256).
+LLM_MODEL_CACHE_DIR = Path(env_str("LLM_MODEL_CACHE_DIR", str(VAR_DIR / "model-cache")))
+LLM_MODEL_CACHE_MAX_MB = env_int("LLM_MODEL_CACHE_MAX_MB", 20_000)  # least recently used copies go first
 
 REDIS_URL = env_str("REDIS_URL", "")
 
@@ -258,9 +272,9 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 # --- Dashboards ---------------------------------------------------------------
 # Employees get a daily reminder while an assignment is due within this many days.
 REMINDER_DAYS_BEFORE = env_int("REMINDER_DAYS_BEFORE", 3)
-# A CSV export estimated above this many rows is built by a Celery job instead of in the request.
+# A CSV export estimated above this many rows is built by a Celery job instead of in the
+# request; its file goes to the default storage (exports/), where any web host reads it.
 EXPORT_INLINE_MAX_ROWS = env_int("EXPORT_INLINE_MAX_ROWS", 5000)
-EXPORT_DIR = Path(env_str("EXPORT_DIR", str(VAR_DIR / "exports")))
 
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"  # views that embed our own pages opt in per view

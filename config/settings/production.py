@@ -26,7 +26,7 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
 # Hashed, compressed files from `collectstatic`, cached forever by browsers.
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": STORAGES["default"],  # noqa: F405  (artifacts: S3 when LLM_S3_BUCKET is set)
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = False

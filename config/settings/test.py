@@ -10,3 +10,5 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Tests start the model worker themselves, in their own event loop; a server
 # process started by a browser test turns the embedded one back on.
 LLM_EMBEDDED_WORKER = env_bool("LLM_EMBEDDED_WORKER", False)
+# Every run trains new fine-tunes (new digests); keep the fetched copies under var/ small.
+LLM_MODEL_CACHE_MAX_MB = 2000

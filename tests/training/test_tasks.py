@@ -20,6 +20,7 @@ from tests.factories import make_user
 from tests.processes import ROOT, child_env, stop
 from tests.training.conftest import pid_alive, wait_final, wait_for
 from training import services
+from training.artifacts import ensure_local_model
 from training.models import FineTuneJob, JobMetric, JobStatus
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -76,7 +77,8 @@ async def test_tiny_lora_job_end_to_end_and_its_model_answers_in_the_playground(
         assert phase["perplexity"] > 1 and phase["tokens"] > 0 and phase["rows"] == 4
     assert job.eval_after["perplexity"] != job.eval_before["perplexity"], "training changed nothing"
     assert job.result["tokens_per_second"] > 0 and job.child_pid is None
-    assert (Path(job.output_path) / "adapter_config.json").is_file()
+    # The output is in the object store (the default storage), fetched and verified by sha256.
+    assert (ensure_local_model(job.output_path) / "adapter_config.json").is_file()
 
     # The result is a model its owner can pick in the playground, and it answers.
     assert job.registered_model
@@ -89,11 +91,11 @@ async def test_full_fine_tune_saves_whole_weights_that_answer_in_the_playground(
     job = await sync_to_async(submit)(user, method="full", **{**tiny, "steps": 2})
     job = await sync_to_async(wait_final)(job.pk)
     assert job.status == JobStatus.SUCCEEDED, job.failure_reason
-    out = Path(job.output_path)
+    out = ensure_local_model(job.output_path)
     assert (out / "model.safetensors").is_file() and not (out / "adapter_config.json").exists()
     assert job.eval_after["perplexity"] != job.eval_before["perplexity"], "training changed nothing"
     entry = await sync_to_async(ModelEntry.objects.get)(name=job.registered_model)
-    assert entry.owner_id == user.pk and entry.source == str(out) and entry.adapter == ""
+    assert entry.owner_id == user.pk and entry.source == job.output_path and entry.adapter == ""
     await assert_answers_in_playground(user, job.registered_model)
 
 
@@ -109,7 +111,7 @@ def test_classifier_job_end_to_end_reports_accuracy_and_a_confusion_matrix(celer
         assert sum(map(sum, matrix)) == phase["rows"] > 0
         right = sum(matrix[i][i] for i in range(len(labels)))
         assert phase["accuracy"] == round(right / phase["rows"], 4)
-    assert (Path(job.output_path) / "config.json").is_file()
+    assert (ensure_local_model(job.output_path) / "config.json").is_file()
     assert job.registered_model == ""  # a classifier does not chat
 
     from django.test import Client

@@ -277,8 +277,10 @@ def job_progress_record(*, job_id: int, attempt: int, event: dict, elapsed: floa
 
 
 def job_finish(*, job_id: int, attempt: int, status: str, reason: str = "", result: dict | None = None,
-               run_seconds: float = 0.0, output_path: str = "") -> FineTuneJob | None:
-    """Record how an attempt ended; returns the job, or None if the attempt lost it."""
+               run_seconds: float = 0.0, gpu_seconds: float | None = None,
+               output_path: str = "") -> FineTuneJob | None:
+    """Record how an attempt ended; returns the job, or None if the attempt lost it.
+    `gpu_seconds` is the job's total over all its attempts (None: as last recorded)."""
     now = timezone.now()
     with transaction.atomic():
         job = FineTuneJob.objects.select_for_update().filter(pk=job_id, attempts=attempt,
@@ -289,7 +291,8 @@ def job_finish(*, job_id: int, attempt: int, status: str, reason: str = "", resu
         job.failure_reason = reason if status != JobStatus.SUCCEEDED else ""
         job.finished_at = now
         job.child_pid = None
-        job.gpu_seconds = round(run_seconds, 3)
+        if gpu_seconds is not None:
+            job.gpu_seconds = round(gpu_seconds, 3)
         job.wall_seconds = round((now - job.created_at).total_seconds(), 3)
         job.result = result or {}
         job.output_path = output_path if status == JobStatus.SUCCEEDED else ""
@@ -392,6 +395,8 @@ def job_execute(*, job_id: int, attempt: int) -> FineTuneJob | None:
     from .ml.train import TrainConfig
 
     job = FineTuneJob.objects.select_related("dataset", "user").get(pk=job_id)
+    # Device-seconds add up over attempts: earlier ones (as far as their last heartbeat) plus this one.
+    earlier_seconds = job.gpu_seconds
     started = time.monotonic()
     try:
         parsed = job_rows(job)
@@ -420,16 +425,21 @@ def job_execute(*, job_id: int, attempt: int) -> FineTuneJob | None:
     def on_event(event):
         job_progress_record(job_id=job.pk, attempt=attempt, event=event, elapsed=time.monotonic() - child_started)
 
-    def heartbeat():
-        job_heartbeat(job_id=job.pk, attempt=attempt, gpu_seconds=round(time.monotonic() - child_started, 3))
+    def heartbeat() -> bool:
+        return job_heartbeat(job_id=job.pk, attempt=attempt,
+                             gpu_seconds=round(earlier_seconds + time.monotonic() - child_started, 3))
 
     outcome = supervise(
         child, on_event=on_event, cancel_requested=lambda: job_cancel_requested(job_id=job.pk), heartbeat=heartbeat,
         grace_seconds=settings.TRAINING_CANCEL_GRACE_SECONDS, max_seconds=settings.TRAINING_JOB_MAX_SECONDS,
-        heartbeat_seconds=1.0)
+        heartbeat_seconds=settings.TRAINING_HEARTBEAT_SECONDS)
     status = {SUCCEEDED: JobStatus.SUCCEEDED, "cancelled": JobStatus.CANCELLED}.get(outcome.status, JobStatus.FAILED)
+    run_seconds = time.monotonic() - child_started
     finished = job_finish(job_id=job.pk, attempt=attempt, status=status, reason=outcome.reason, result=outcome.result,
-                          run_seconds=time.monotonic() - child_started, output_path=config.output_dir)
+                          run_seconds=run_seconds, gpu_seconds=earlier_seconds + run_seconds,
+                          output_path=config.output_dir)
+    if finished is None:
+        log(job.pk, f"attempt {attempt} stopped after {run_seconds:.1f} s: the job had been given to another attempt")
     logger.info("Job %s attempt %s: %s in %.1f s", job.pk, attempt, status, time.monotonic() - started)
     return finished
 

@@ -128,30 +128,38 @@ def job_submit(
     method: str = "lora",
     builtin_dataset: str = "",
     dataset: Dataset | None = None,
+    upload=None,
     overrides: dict | None = None,
     name: str = "",
+    submission_token: str = "",
 ) -> FineTuneJob:
     """Queue a fine-tune if the employee's quota allows it.
 
     The quota check and the insert share one transaction holding the employee's quota
     row locked (select_for_update), so two submissions at once cannot both slip under
-    the limit.
+    the limit. A `submission_token` already used by this employee returns that job
+    (a double click makes one job). An `upload` is stored as a dataset only once the
+    quota allows the job: a refused submission saves nothing.
     """
     params = params_build(kind=kind, preset=preset, method=method, overrides=overrides)
-    if bool(builtin_dataset) == bool(dataset):
+    if sum(map(bool, (builtin_dataset, dataset, upload))) != 1:
         raise ValidationError("Choose either a built-in dataset or an upload.")
     if builtin_dataset:
         meta = ds.BUILTINS.get(builtin_dataset)
         if meta is None or meta.kind != kind:
             raise ValidationError(f"{builtin_dataset!r} is not a built-in dataset for this kind of job.")
         label = meta.title
-    else:
+    elif dataset is not None:
         if dataset.user_id != user.pk or dataset.kind != kind:
             raise ValidationError("That dataset is not yours or not for this kind of job.")
         label = dataset.name
     quota_for(user)  # exists before we lock it
     with transaction.atomic():
         quota = Quota.objects.select_for_update().get(user=user)
+        if submission_token:
+            existing = FineTuneJob.objects.filter(user=user, submission_token=submission_token).first()
+            if existing is not None:
+                return existing
         active = FineTuneJob.objects.filter(user=user, status__in=ACTIVE).count()
         if active >= quota.effective_max_concurrent:
             raise QuotaExceeded(
@@ -162,12 +170,20 @@ def job_submit(
             raise QuotaExceeded(
                 f"You have used {used:,.0f} of your {quota.effective_gpu_seconds_per_week:,} GPU-seconds in the "
                 "last 7 days. Ask an admin for more, or wait until older jobs leave the 7-day window.")
+        if upload is not None:
+            dataset = dataset_upload(user=user, uploaded_file=upload, kind=kind)
+            label = dataset.name
         job = FineTuneJob(
             user=user, kind=kind, method=params["method"], base_model=BASE_MODELS[kind], dataset=dataset,
             builtin_dataset=builtin_dataset, preset=preset, params=params, queue_name=settings.TRAINING_QUEUE,
-            steps_total=params["steps"], name=(name or f"{label} · {preset}")[:100])
-        job.full_clean()
-        job.save()
+            steps_total=params["steps"], name=(name or f"{label} · {preset}")[:100], submission_token=submission_token)
+        try:
+            job.full_clean()
+            job.save()
+        except Exception:
+            if upload is not None:  # the transaction forgets the row; the file goes too
+                dataset.file.delete(save=False)
+            raise
         log(job.pk, f"queued on {job.queue_name} by {user.username}")
         transaction.on_commit(lambda: job_enqueue(job_id=job.pk, queue_name=job.queue_name))
     return job

@@ -11,7 +11,7 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -150,15 +150,25 @@ def course_seed_builtin(*, log: Callable[[str], object] = print) -> Course:
 # --- Progress --------------------------------------------------------------------
 
 
-def lesson_visit(*, user, lesson: Lesson) -> LessonProgress:
-    """Record that `user` opened `lesson`: progress timestamps and the resume point."""
+# Visits are shown to the minute; a reload within this adds no write (every lesson view records one).
+VISIT_RESOLUTION = timedelta(seconds=60)
+
+
+def lesson_visit(*, user, lesson: Lesson) -> None:
+    """Record that `user` opened `lesson`: progress timestamps and the resume point.
+
+    A reload within VISIT_RESOLUTION of the last recorded visit changes no row, so it
+    costs two UPDATEs that match nothing (no commit to flush) and two EXISTS."""
     now = timezone.now()
-    progress, created = LessonProgress.objects.get_or_create(
-        user=user, lesson=lesson, defaults={"first_viewed_at": now, "last_viewed_at": now})
-    if not created:
-        LessonProgress.objects.filter(pk=progress.pk).update(last_viewed_at=now)
-    Enrollment.objects.update_or_create(user=user, course_id=lesson.course_id, defaults={"last_lesson": lesson})
-    return progress
+    cutoff = now - VISIT_RESOLUTION
+    progress = LessonProgress.objects.filter(user=user, lesson=lesson)
+    if not progress.filter(last_viewed_at__lt=cutoff).update(last_viewed_at=now) and not progress.exists():
+        LessonProgress.objects.get_or_create(user=user, lesson=lesson,
+                                             defaults={"first_viewed_at": now, "last_viewed_at": now})
+    enrollment = Enrollment.objects.filter(user=user, course_id=lesson.course_id)
+    moved = enrollment.filter(Q(last_activity_at__lt=cutoff) | ~Q(last_lesson=lesson))
+    if not moved.update(last_lesson=lesson, last_activity_at=now) and not enrollment.exists():
+        Enrollment.objects.update_or_create(user=user, course_id=lesson.course_id, defaults={"last_lesson": lesson})
 
 
 @transaction.atomic

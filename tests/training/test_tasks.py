@@ -218,9 +218,11 @@ def test_kill_9_of_the_pool_process_only_recovers_the_job_within_the_stale_thres
     log_path = Path(settings.VAR_DIR) / "test-celery-pool-kill.log"
     log_path.write_text("")
     job = submit(make_user(Role.EMPLOYEE), **{**tiny, "steps": 8})
-    # Beat inside the worker, as `manage.py serve` runs it; its recovery task goes to `default`.
-    worker = start_worker(name, f"{queue},{settings.CELERY_TASK_DEFAULT_QUEUE}", log_path, "--beat", "-s",
-                          str(tmp_path / "beat-schedule"), TRAINING_HEARTBEAT_STALE_SECONDS=str(STALE),
+    # Beat inside the worker, as `manage.py serve` runs it. Its recovery task goes to the
+    # default queue, here this worker's own: the session's worker (on `default`) has the
+    # 60 s threshold and would take the task.
+    worker = start_worker(name, queue, log_path, "--beat", "-s", str(tmp_path / "beat-schedule"),
+                          CELERY_DEFAULT_QUEUE=queue, TRAINING_HEARTBEAT_STALE_SECONDS=str(STALE),
                           TRAINING_HEARTBEAT_SECONDS=str(BEAT))
     try:
         running = wait_for(lambda: FineTuneJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING, steps_done__gte=2,

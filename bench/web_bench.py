@@ -3,7 +3,7 @@ view on the same server, with N concurrent keep-alive clients, in one run.
 
 Production settings (config.settings.production, plus the trivial view: bench/web_settings.py)
 on PostgreSQL and Redis, static files collected into the manifest, the server started as
-DEPLOY.md says (uvicorn --workers). Each client is a closed loop: it sends its next
+DEPLOY.md says (uvicorn --workers, DB_POOL_MAX_SIZE=8). Each client is a closed loop: it sends its next
 request when the last answer arrived, so latency = clients / throughput.
 
     .venv/bin/python bench/web_bench.py [--clients 20] [--seconds 15] [--workers 2]
@@ -53,7 +53,7 @@ def bench_env(workers: int) -> dict:
         DATABASE_URL=os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/llm_academy_bench",
         REDIS_URL=os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/15", CELERY_BROKER_URL="",
         LLM_VAR_DIR=str(ROOT / "var" / "web-bench"), ALLOWED_HOSTS="127.0.0.1", LOG_LEVEL="WARNING",
-        SECURE_SSL_REDIRECT="0", WEB_CONCURRENCY=str(workers), DB_CONN_MAX_AGE=os.environ.get("DB_CONN_MAX_AGE", "0"),
+        SECURE_SSL_REDIRECT="0", WEB_CONCURRENCY=str(workers), DB_POOL_MAX_SIZE=os.environ.get("DB_POOL_MAX_SIZE", "8"),
     )
     return env
 

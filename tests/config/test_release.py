@@ -92,7 +92,7 @@ def test_release_steps_on_production_settings_serve_every_page_through_the_manif
     env.update(
         DJANGO_SETTINGS_MODULE="config.settings.production", SECRET_KEY=secrets.token_urlsafe(50),
         ALLOWED_HOSTS="127.0.0.1", DATABASE_URL=release_db, LLM_VAR_DIR=str(var), LLM_EMBEDDED_WORKER="0",
-        PYTHONUNBUFFERED="1", CELERY_BROKER_DIR=str(var / "celery-broker"), WEB_CONCURRENCY="2",
+        PYTHONUNBUFFERED="1", CELERY_BROKER_DIR=str(var / "celery-broker"), WEB_CONCURRENCY="2", DB_POOL_MAX_SIZE="4",
     )
 
     def manage(*args):

@@ -203,7 +203,7 @@ def test_kill_9_of_the_worker_mid_job_requeues_it_and_loses_no_other_job(registe
     assert not FineTuneJob.objects.filter(status=JobStatus.RUNNING).exists()
 
 
-STALE, BEAT = 5, 1  # seconds: short, so the drill takes seconds, not minutes
+STALE, BEAT = 8, 1  # seconds: short, so the drill takes seconds, not minutes
 
 
 def test_kill_9_of_the_pool_process_only_recovers_the_job_within_the_stale_threshold(

@@ -90,21 +90,38 @@ async def check_model_workers() -> dict:
     return result
 
 
+def check_training() -> dict:
+    """Fine-tunes left "running" with a stale heartbeat: their worker died and the
+    periodic recovery (celery beat) has not caught up, so a job is stuck."""
+    from training.selectors import jobs_stale_count
+
+    def run():
+        stale = jobs_stale_count()
+        return {"ok": stale == 0, "stale_jobs": stale}
+
+    try:
+        return _timed(run)
+    finally:
+        connection.close()
+
+
 async def health_report() -> dict:
-    database, channel_layer, celery, models = await asyncio.gather(
+    database, channel_layer, celery, models, training = await asyncio.gather(
         sync_to_async(check_database, thread_sensitive=False)(),
         check_channel_layer(),
         sync_to_async(check_celery, thread_sensitive=False)(),
         check_model_workers(),
+        sync_to_async(check_training, thread_sensitive=False)(),
     )
     report = {
         "database": database,
         "channel_layer": channel_layer,
         "celery": celery,
         "model_workers": models,
+        "training": training,
         "mode": "embedded" if settings.LLM_EMBEDDED_WORKER else "production",
     }
-    report["ok"] = all(part["ok"] for part in (database, channel_layer, celery, models))
+    report["ok"] = all(part["ok"] for part in (database, channel_layer, celery, models, training))
     return report
 
 

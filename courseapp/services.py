@@ -8,9 +8,10 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -149,15 +150,25 @@ def course_seed_builtin(*, log: Callable[[str], object] = print) -> Course:
 # --- Progress --------------------------------------------------------------------
 
 
-def lesson_visit(*, user, lesson: Lesson) -> LessonProgress:
-    """Record that `user` opened `lesson`: progress timestamps and the resume point."""
+# Visits are shown to the minute; a reload within this adds no write (every lesson view records one).
+VISIT_RESOLUTION = timedelta(seconds=60)
+
+
+def lesson_visit(*, user, lesson: Lesson) -> None:
+    """Record that `user` opened `lesson`: progress timestamps and the resume point.
+
+    A reload within VISIT_RESOLUTION of the last recorded visit changes no row, so it
+    costs two UPDATEs that match nothing (no commit to flush) and two EXISTS."""
     now = timezone.now()
-    progress, created = LessonProgress.objects.get_or_create(
-        user=user, lesson=lesson, defaults={"first_viewed_at": now, "last_viewed_at": now})
-    if not created:
-        LessonProgress.objects.filter(pk=progress.pk).update(last_viewed_at=now)
-    Enrollment.objects.update_or_create(user=user, course_id=lesson.course_id, defaults={"last_lesson": lesson})
-    return progress
+    cutoff = now - VISIT_RESOLUTION
+    progress = LessonProgress.objects.filter(user=user, lesson=lesson)
+    if not progress.filter(last_viewed_at__lt=cutoff).update(last_viewed_at=now) and not progress.exists():
+        LessonProgress.objects.get_or_create(user=user, lesson=lesson,
+                                             defaults={"first_viewed_at": now, "last_viewed_at": now})
+    enrollment = Enrollment.objects.filter(user=user, course_id=lesson.course_id)
+    moved = enrollment.filter(Q(last_activity_at__lt=cutoff) | ~Q(last_lesson=lesson))
+    if not moved.update(last_lesson=lesson, last_activity_at=now) and not enrollment.exists():
+        Enrollment.objects.update_or_create(user=user, course_id=lesson.course_id, defaults={"last_lesson": lesson})
 
 
 @transaction.atomic
@@ -198,31 +209,32 @@ def certificate_issue_if_complete(*, user, course: Course) -> Certificate | None
 
 def attempt_start(*, user, quiz: Quiz) -> Attempt:
     """Resume the learner's open attempt, or start one: draw the questions, shuffle
-    the choices under fresh opaque keys. Raises ValidationError past the limit."""
-    open_attempt = Attempt.objects.filter(user=user, quiz=quiz, status=AttemptStatus.IN_PROGRESS).first()
-    if open_attempt is not None:
-        return open_attempt
-    used = Attempt.objects.filter(user=user, quiz=quiz).aggregate(n=Max("number"))["n"] or 0
-    if quiz.max_attempts and used >= quiz.max_attempts:
-        raise ValidationError(_("You have used all %(n)d attempts at this quiz.") % {"n": quiz.max_attempts})
-    pool = list(quiz.questions.filter(published=True).values_list("pk", flat=True))
-    if not pool:
-        raise ValidationError(_("This quiz has no questions yet."))
-    drawn = _random.sample(pool, k=min(quiz.questions_per_attempt, len(pool)))
-    choice_keys = {}
-    for question_id in drawn:
-        choice_ids = list(Choice.objects.filter(question_id=question_id).values_list("pk", flat=True))
-        if choice_ids:
-            _random.shuffle(choice_ids)
-            choice_keys[str(question_id)] = [[secrets.token_urlsafe(6), cid] for cid in choice_ids]
-    attempt = Attempt(user=user, quiz=quiz, number=used + 1, question_ids=drawn, choice_keys=choice_keys)
-    attempt.full_clean()
-    try:
-        with transaction.atomic():
-            attempt.save()
-    except IntegrityError:
-        # Another tab started the same attempt number a moment ago: use that one.
-        return attempt_start(user=user, quiz=quiz)
+    the choices under fresh opaque keys. Raises ValidationError past the limit.
+
+    Starts by one learner run one at a time (their user row is locked; SQLite's
+    immediate transactions lock the whole database), so a double click resumes the
+    attempt the first click made instead of failing or opening a second one."""
+    with transaction.atomic():
+        get_user_model().objects.select_for_update().filter(pk=user.pk).exists()
+        open_attempt = Attempt.objects.filter(user=user, quiz=quiz, status=AttemptStatus.IN_PROGRESS).first()
+        if open_attempt is not None:
+            return open_attempt
+        used = Attempt.objects.filter(user=user, quiz=quiz).aggregate(n=Max("number"))["n"] or 0
+        if quiz.max_attempts and used >= quiz.max_attempts:
+            raise ValidationError(_("You have used all %(n)d attempts at this quiz.") % {"n": quiz.max_attempts})
+        pool = list(quiz.questions.filter(published=True).values_list("pk", flat=True))
+        if not pool:
+            raise ValidationError(_("This quiz has no questions yet."))
+        drawn = _random.sample(pool, k=min(quiz.questions_per_attempt, len(pool)))
+        choice_keys = {}
+        for question_id in drawn:
+            choice_ids = list(Choice.objects.filter(question_id=question_id).values_list("pk", flat=True))
+            if choice_ids:
+                _random.shuffle(choice_ids)
+                choice_keys[str(question_id)] = [[secrets.token_urlsafe(6), cid] for cid in choice_ids]
+        attempt = Attempt(user=user, quiz=quiz, number=used + 1, question_ids=drawn, choice_keys=choice_keys)
+        attempt.full_clean()
+        attempt.save()
     return attempt
 
 

@@ -4,6 +4,7 @@ npm installs them from the registry at the versions pinned in package-lock.json;
 this script only picks the files the pages load. static/vendor/ is not committed.
 """
 
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -30,6 +31,17 @@ FILES = {
     "chartjs/chart.umd.min.js": "chart.js/dist/chart.umd.min.js",
 }
 
+# `collectstatic` with the manifest storage follows these comments and stops on a file
+# that is not there, so every map a vendored file names is vendored with it.
+SOURCE_MAP = re.compile(rb"[#@] sourceMappingURL=([^\s*'\"]+)")
+
+
+def source_maps(path: Path) -> list[str]:
+    """Relative source-map names a .js/.css file points to (data: URIs need no file)."""
+    if path.suffix not in {".js", ".css"}:
+        return []
+    return [m.decode() for m in SOURCE_MAP.findall(path.read_bytes()) if not m.startswith(b"data:")]
+
 
 def main() -> int:
     missing = [src for src in FILES.values() if not (NODE / src.rstrip("/")).exists()]
@@ -44,7 +56,12 @@ def main() -> int:
             shutil.copytree(source, target, dirs_exist_ok=True)
         else:
             shutil.copy2(source, target)
-    print(f"Vendored {len(FILES)} front-end assets into {VENDOR.relative_to(ROOT)}")
+            for name in source_maps(source):
+                if not (source.parent / name).is_file():
+                    print(f"{src} names a source map that npm did not install: {name}", file=sys.stderr)
+                    return 1
+                shutil.copy2(source.parent / name, target.parent / name)
+    print(f"Vendored {len(FILES)} front-end assets (and their source maps) into {VENDOR.relative_to(ROOT)}")
     return 0
 
 

@@ -114,9 +114,12 @@ def asgi_server(django_db_setup, django_db_blocker):
                                       cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
     log = open(settings.VAR_DIR / "test-uvicorn.log", "w")  # noqa: SIM115
     logs.append(log)
+    # Production serves from several processes (DEPLOY.md), so the browser tests' pages and
+    # sockets land on either of two; the embedded default is one process by design.
+    workers = ["--workers", "2"] if not embedded else []
     web = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "config.asgi:application", "--port", str(port), "--lifespan", "on",
-         "--ws", "websockets-sansio"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+         "--ws", "websockets-sansio", *workers], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     procs.append(web)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120

@@ -1,3 +1,5 @@
+import secrets
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -30,6 +32,9 @@ class JobForm(forms.Form):
     lora_r = forms.IntegerField(label=_("LoRA rank"), required=False, min_value=1)
     eval_fraction = forms.FloatField(label=_("Held-out share"), required=False)
     seed = forms.IntegerField(label=_("Seed"), required=False, min_value=0)
+    # A fresh token each time the form is drawn; a double click posts it twice, for one job.
+    submission_token = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput,
+                                       initial=lambda: secrets.token_urlsafe(24))
 
     ADVANCED = tuple(FIELDS)
 

@@ -88,12 +88,18 @@ class FineTuneJob(models.Model):
     # "artifact:<folder>#sha256=<manifest digest>" (training/artifacts.py).
     output_path = models.CharField(max_length=500, blank=True)
     registered_model = models.CharField(max_length=100, blank=True)  # playground registry name
+    # Made when the form is drawn: every click that posts the same form gets this one job.
+    submission_token = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["status", "queue_name", "created_at"]),
             models.Index(fields=["user", "started_at"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "submission_token"], condition=~models.Q(submission_token=""),
+                                    name="training_job_once_per_submission"),
         ]
 
     def __str__(self):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
@@ -124,3 +125,9 @@ def backend_overview() -> dict:
             .select_related("user")[:20],
         "quotas": Quota.objects.select_related("user"),
     }
+
+
+def jobs_stale_count() -> int:
+    """Running jobs whose heartbeat is older than the threshold: phantoms until recovered."""
+    stale = timezone.now() - timedelta(seconds=settings.TRAINING_HEARTBEAT_STALE_SECONDS)
+    return FineTuneJob.objects.filter(status=JobStatus.RUNNING, heartbeat_at__lt=stale).count()

@@ -128,30 +128,38 @@ def job_submit(
     method: str = "lora",
     builtin_dataset: str = "",
     dataset: Dataset | None = None,
+    upload=None,
     overrides: dict | None = None,
     name: str = "",
+    submission_token: str = "",
 ) -> FineTuneJob:
     """Queue a fine-tune if the employee's quota allows it.
 
     The quota check and the insert share one transaction holding the employee's quota
     row locked (select_for_update), so two submissions at once cannot both slip under
-    the limit.
+    the limit. A `submission_token` already used by this employee returns that job
+    (a double click makes one job). An `upload` is stored as a dataset only once the
+    quota allows the job: a refused submission saves nothing.
     """
     params = params_build(kind=kind, preset=preset, method=method, overrides=overrides)
-    if bool(builtin_dataset) == bool(dataset):
+    if sum(map(bool, (builtin_dataset, dataset, upload))) != 1:
         raise ValidationError("Choose either a built-in dataset or an upload.")
     if builtin_dataset:
         meta = ds.BUILTINS.get(builtin_dataset)
         if meta is None or meta.kind != kind:
             raise ValidationError(f"{builtin_dataset!r} is not a built-in dataset for this kind of job.")
         label = meta.title
-    else:
+    elif dataset is not None:
         if dataset.user_id != user.pk or dataset.kind != kind:
             raise ValidationError("That dataset is not yours or not for this kind of job.")
         label = dataset.name
     quota_for(user)  # exists before we lock it
     with transaction.atomic():
         quota = Quota.objects.select_for_update().get(user=user)
+        if submission_token:
+            existing = FineTuneJob.objects.filter(user=user, submission_token=submission_token).first()
+            if existing is not None:
+                return existing
         active = FineTuneJob.objects.filter(user=user, status__in=ACTIVE).count()
         if active >= quota.effective_max_concurrent:
             raise QuotaExceeded(
@@ -162,12 +170,20 @@ def job_submit(
             raise QuotaExceeded(
                 f"You have used {used:,.0f} of your {quota.effective_gpu_seconds_per_week:,} GPU-seconds in the "
                 "last 7 days. Ask an admin for more, or wait until older jobs leave the 7-day window.")
+        if upload is not None:
+            dataset = dataset_upload(user=user, uploaded_file=upload, kind=kind)
+            label = dataset.name
         job = FineTuneJob(
             user=user, kind=kind, method=params["method"], base_model=BASE_MODELS[kind], dataset=dataset,
             builtin_dataset=builtin_dataset, preset=preset, params=params, queue_name=settings.TRAINING_QUEUE,
-            steps_total=params["steps"], name=(name or f"{label} · {preset}")[:100])
-        job.full_clean()
-        job.save()
+            steps_total=params["steps"], name=(name or f"{label} · {preset}")[:100], submission_token=submission_token)
+        try:
+            job.full_clean()
+            job.save()
+        except Exception:
+            if upload is not None:  # the transaction forgets the row; the file goes too
+                dataset.file.delete(save=False)
+            raise
         log(job.pk, f"queued on {job.queue_name} by {user.username}")
         transaction.on_commit(lambda: job_enqueue(job_id=job.pk, queue_name=job.queue_name))
     return job
@@ -277,8 +293,10 @@ def job_progress_record(*, job_id: int, attempt: int, event: dict, elapsed: floa
 
 
 def job_finish(*, job_id: int, attempt: int, status: str, reason: str = "", result: dict | None = None,
-               run_seconds: float = 0.0, output_path: str = "") -> FineTuneJob | None:
-    """Record how an attempt ended; returns the job, or None if the attempt lost it."""
+               run_seconds: float = 0.0, gpu_seconds: float | None = None,
+               output_path: str = "") -> FineTuneJob | None:
+    """Record how an attempt ended; returns the job, or None if the attempt lost it.
+    `gpu_seconds` is the job's total over all its attempts (None: as last recorded)."""
     now = timezone.now()
     with transaction.atomic():
         job = FineTuneJob.objects.select_for_update().filter(pk=job_id, attempts=attempt,
@@ -289,7 +307,8 @@ def job_finish(*, job_id: int, attempt: int, status: str, reason: str = "", resu
         job.failure_reason = reason if status != JobStatus.SUCCEEDED else ""
         job.finished_at = now
         job.child_pid = None
-        job.gpu_seconds = round(run_seconds, 3)
+        if gpu_seconds is not None:
+            job.gpu_seconds = round(gpu_seconds, 3)
         job.wall_seconds = round((now - job.created_at).total_seconds(), 3)
         job.result = result or {}
         job.output_path = output_path if status == JobStatus.SUCCEEDED else ""
@@ -393,6 +412,8 @@ def job_execute(*, job_id: int, attempt: int) -> FineTuneJob | None:
     from .ml.train import TrainConfig
 
     job = FineTuneJob.objects.select_related("dataset", "user").get(pk=job_id)
+    # Device-seconds add up over attempts: earlier ones (as far as their last heartbeat) plus this one.
+    earlier_seconds = job.gpu_seconds
     started = time.monotonic()
     try:
         parsed = job_rows(job)
@@ -421,13 +442,14 @@ def job_execute(*, job_id: int, attempt: int) -> FineTuneJob | None:
     def on_event(event):
         job_progress_record(job_id=job.pk, attempt=attempt, event=event, elapsed=time.monotonic() - child_started)
 
-    def heartbeat():
-        job_heartbeat(job_id=job.pk, attempt=attempt, gpu_seconds=round(time.monotonic() - child_started, 3))
+    def heartbeat() -> bool:
+        return job_heartbeat(job_id=job.pk, attempt=attempt,
+                             gpu_seconds=round(earlier_seconds + time.monotonic() - child_started, 3))
 
     outcome = supervise(
         child, on_event=on_event, cancel_requested=lambda: job_cancel_requested(job_id=job.pk), heartbeat=heartbeat,
         grace_seconds=settings.TRAINING_CANCEL_GRACE_SECONDS, max_seconds=settings.TRAINING_JOB_MAX_SECONDS,
-        heartbeat_seconds=1.0)
+        heartbeat_seconds=settings.TRAINING_HEARTBEAT_SECONDS)
     status = {SUCCEEDED: JobStatus.SUCCEEDED, "cancelled": JobStatus.CANCELLED}.get(outcome.status, JobStatus.FAILED)
     run_seconds = time.monotonic() - child_started  # the device is free once the child exits
     reason, output = outcome.reason, ""
@@ -435,7 +457,9 @@ def job_execute(*, job_id: int, attempt: int) -> FineTuneJob | None:
         output, reason = job_output_store(job=job, attempt=attempt, local_dir=Path(config.output_dir), heartbeat=heartbeat)
         status = JobStatus.SUCCEEDED if output else JobStatus.FAILED
     finished = job_finish(job_id=job.pk, attempt=attempt, status=status, reason=reason, result=outcome.result,
-                          run_seconds=run_seconds, output_path=output)
+                          run_seconds=run_seconds, gpu_seconds=earlier_seconds + run_seconds, output_path=output)
+    if finished is None:
+        log(job.pk, f"attempt {attempt} stopped after {run_seconds:.1f} s: the job had been given to another attempt")
     logger.info("Job %s attempt %s: %s in %.1f s", job.pk, attempt, status, time.monotonic() - started)
     return finished
 

@@ -36,3 +36,11 @@ def training_run_slot(self, job_id: int) -> None:
     except Exception as exc:
         services.job_fail_interrupted(job_id=job.pk, attempt=job.attempts, reason=f"{type(exc).__name__}: {exc}")
         raise
+
+
+@shared_task(ignore_result=True)
+def training_recover_stale() -> None:
+    """Celery beat runs this once per heartbeat interval (CELERY_BEAT_SCHEDULE): a job
+    whose worker or pool process died is requeued or failed without waiting for a
+    new submission or a worker restart."""
+    services.jobs_recover_stale()

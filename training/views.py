@@ -37,12 +37,10 @@ def submit(request):
     if form.is_valid():
         data = form.cleaned_data
         try:
-            dataset = None
-            if data["upload"]:
-                dataset = services.dataset_upload(user=request.user, uploaded_file=data["upload"], kind=data["kind"])
             job = services.job_submit(
                 user=request.user, kind=data["kind"], preset=data["preset"], method=data["method"],
-                builtin_dataset=data["builtin_dataset"], dataset=dataset, overrides=form.overrides(), name=data["name"])
+                builtin_dataset=data["builtin_dataset"], upload=data["upload"], overrides=form.overrides(),
+                name=data["name"], submission_token=data["submission_token"])
         except services.DatasetInvalid as exc:
             dataset_errors = exc.errors
         except ParamsInvalid as exc:

@@ -204,6 +204,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "dashboards.tasks.reminders_send_daily",
         "schedule": crontab(hour=env_int("REMINDER_HOUR", 7), minute=0),
     },
+    # Requeue or fail fine-tunes whose worker or pool process died, once per heartbeat
+    # interval, so none stays "running" longer than the stale threshold plus one beat.
+    # A run that finds every worker busy expires instead of piling up.
+    "training-recover-stale": {
+        "task": "training.tasks.training_recover_stale",
+        "schedule": float(env_int("TRAINING_HEARTBEAT_SECONDS", 2)),
+        "options": {"expires": float(env_int("TRAINING_HEARTBEAT_SECONDS", 2))},
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
@@ -242,6 +250,8 @@ TRAINING_SOFT_TIME_LIMIT = env_int("TRAINING_SOFT_TIME_LIMIT", TRAINING_JOB_MAX_
 TRAINING_HARD_TIME_LIMIT = env_int("TRAINING_HARD_TIME_LIMIT", TRAINING_SOFT_TIME_LIMIT + 120)
 # A running job without a heartbeat for this long belongs to a dead worker.
 TRAINING_HEARTBEAT_STALE_SECONDS = env_int("TRAINING_HEARTBEAT_STALE_SECONDS", 60)
+# How often a runner writes its heartbeat and checks for cancel (and beat runs the recovery).
+TRAINING_HEARTBEAT_SECONDS = env_int("TRAINING_HEARTBEAT_SECONDS", 2)
 # Quota defaults; admins override them per employee.
 TRAINING_DEFAULT_MAX_CONCURRENT = env_int("TRAINING_DEFAULT_MAX_CONCURRENT", 2)
 TRAINING_DEFAULT_GPU_SECONDS_PER_WEEK = env_int("TRAINING_DEFAULT_GPU_SECONDS_PER_WEEK", 4 * 3600)

@@ -30,3 +30,13 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = False
+
+# A pool of PostgreSQL connections per web process (DB_POOL_MAX_SIZE, set on web hosts):
+# a sync view runs in its own thread, so persistent connections (CONN_MAX_AGE) would open
+# one per thread, and opening one per request costs more than many a page. Size it so
+# that processes × max_size stays under the server's max_connections. Off by default:
+# Celery's prefork workers inherit connections across fork and gain nothing from it.
+if DATABASES["default"]["ENGINE"].endswith("postgresql") and env_int("DB_POOL_MAX_SIZE", 0) > 0:  # noqa: F405
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405  (the pool keeps the connections)
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {  # noqa: F405
+        "min_size": 1, "max_size": env_int("DB_POOL_MAX_SIZE", 0), "timeout": 10}

@@ -96,3 +96,28 @@ async def test_healthz_is_503_when_no_model_worker_answers(celery_worker):
     assert report["database"]["ok"] and report["celery"]["ok"]
     detail = json.loads((await (await admin_client()).get("/health/")).content)
     assert detail["model_workers"]["error"] == "no model worker answered"
+    await sync_to_async(lambda: None)()
+
+
+async def test_healthz_reports_a_fine_tune_left_running_with_a_stale_heartbeat(settings):
+    """A phantom job (its worker died, recovery has not run) makes /healthz say so."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts.models import Role
+    from tests.factories import make_user
+    from training.models import FineTuneJob, JobStatus
+
+    def make_jobs():
+        user = make_user(Role.EMPLOYEE)
+        old = timezone.now() - timedelta(seconds=settings.TRAINING_HEARTBEAT_STALE_SECONDS + 5)
+        for heartbeat in (old, timezone.now()):  # one phantom, one healthy runner
+            FineTuneJob.objects.create(user=user, name="j", kind="causal_lm", queue_name="default", attempts=1,
+                                       status=JobStatus.RUNNING, started_at=old, heartbeat_at=heartbeat)
+
+    await sync_to_async(make_jobs)()
+    response = await AsyncClient().get("/healthz")
+    report = json.loads(response.content)
+    assert response.status_code == 503 and report["ok"] is False
+    assert report["training"]["stale_jobs"] == 1 and report["training"]["ok"] is False

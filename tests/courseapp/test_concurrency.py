@@ -66,3 +66,14 @@ def test_concurrent_starts_never_exceed_the_limit(employee):
     ids = {value for kind, value in outcomes if kind == "ok"}
     assert len(ids) == 1  # everyone got the same single attempt
     assert Attempt.objects.filter(quiz=quiz, user=employee).count() == 1
+
+
+@pytest.mark.parametrize("round_", range(5))
+def test_concurrent_starts_all_resume_one_open_attempt(employee, round_):
+    """A double click on "Start quiz": every request gets the same attempt, none an error."""
+    course = make_course(lessons=1)
+    quiz = Quiz.objects.get(course=course)
+    outcomes = _race(4, lambda i: services.attempt_start(user=employee, quiz=quiz).pk)
+    assert [kind for kind, _ in outcomes] == ["ok"] * 4, outcomes
+    assert len({value for _, value in outcomes}) == 1
+    assert Attempt.objects.filter(quiz=quiz, user=employee).count() == 1

@@ -274,3 +274,20 @@ def test_seed_demo_loads_the_builtin_course():
 
     call_command("seed_demo", stdout=io.StringIO())
     assert Course.objects.get(slug="how-llms-work").lessons.count() == 9
+
+
+def test_lesson_visit_records_the_resume_point_at_once_and_reloads_within_a_minute_write_nothing(employee):
+    course = make_course(lessons=2, quizzes=False)
+    first, second = course.lessons.order_by("position")
+    services.lesson_visit(user=employee, lesson=first)
+    seen = LessonProgress.objects.get(user=employee, lesson=first).last_viewed_at
+    services.lesson_visit(user=employee, lesson=first)  # a reload
+    assert LessonProgress.objects.get(user=employee, lesson=first).last_viewed_at == seen
+    services.lesson_visit(user=employee, lesson=second)  # the resume point moves at once
+    assert Enrollment.objects.get(user=employee, course=course).last_lesson == second
+    LessonProgress.objects.filter(lesson=first).update(last_viewed_at=seen - services.VISIT_RESOLUTION)
+    services.lesson_visit(user=employee, lesson=first)  # a visit after the resolution is recorded
+    progress = LessonProgress.objects.get(user=employee, lesson=first)
+    assert progress.last_viewed_at > seen and progress.first_viewed_at <= seen
+    assert Enrollment.objects.get(user=employee, course=course).last_lesson == first
+    assert LessonProgress.objects.filter(user=employee).count() == 2

@@ -104,7 +104,7 @@ def test_fairness_alternates_between_two_employees(team, settings):
     order = []
     while (job := services.job_claim_next(queue_name=settings.TRAINING_QUEUE, hostname="w")) is not None:
         order.append(job.user_id)
-        services.job_finish(job_id=job.pk, attempt=job.attempts, status=JobStatus.SUCCEEDED, run_seconds=10)
+        services.job_finish(job_id=job.pk, attempt=job.attempts, status=JobStatus.SUCCEEDED, run_seconds=10, gpu_seconds=10)
     assert order == [a.pk, b.pk, a.pk, b.pk, a.pk], "FIFO would have run a, a, a, b, b"
     assert len(jobs_a) + len(jobs_b) == 5
 
@@ -204,3 +204,19 @@ def test_a_registration_failure_leaves_the_job_succeeded_and_says_why(employee, 
     assert job.status == JobStatus.SUCCEEDED and job.registered_model == "" and job.finished_at
     assert not ModelEntry.objects.filter(owner=employee).exists()
     assert job.logs.filter(message__startswith="could not register the model in the playground").exists()
+
+
+def test_device_seconds_of_an_interrupted_attempt_stay_counted(employee, settings):
+    """Attempt 1 dies after its heartbeats recorded 30 s; a new claim and an interrupted
+    finish keep them (the runner adds each attempt's seconds on top)."""
+    services.quota_set(user=employee, max_concurrent=5, gpu_seconds_per_week=None)
+    job = submit(employee)
+    first = services.job_claim_next(queue_name=settings.TRAINING_QUEUE, hostname="w")
+    assert services.job_heartbeat(job_id=job.pk, attempt=first.attempts, gpu_seconds=30.0)
+    FineTuneJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+    assert services.jobs_recover_stale() == {job.pk: JobStatus.QUEUED}
+    second = services.job_claim_next(queue_name=settings.TRAINING_QUEUE, hostname="w")
+    assert second.attempts == 2 and second.gpu_seconds == 30.0
+    services.job_fail_interrupted(job_id=job.pk, attempt=2, reason="time limit")
+    assert FineTuneJob.objects.get(pk=job.pk).gpu_seconds == 30.0
+    assert services.usage_seconds(user=employee) == 30.0

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -138,14 +139,19 @@ def test_cancelling_a_running_job_ends_its_child_and_marks_it_cancelled(celery_w
     assert job.child_pid is None and job.steps_done < 1000 and job.finished_at
 
 
-def start_worker(name: str, queue: str, log_path: Path) -> subprocess.Popen:
+def start_worker(name: str, queue: str, log_path: Path, *args: str, **env: str) -> subprocess.Popen:
     log = open(log_path, "a")  # noqa: SIM115  (the process owns it until it exits)
     # Its own session: kill -9 of the group takes the worker, its pool process and the
     # training child at once, like a machine losing power.
     return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "-n", name, "--concurrency", "1", "-Q", queue,
-         "--loglevel", "INFO"], cwd=ROOT, env=child_env(), stdout=log, stderr=subprocess.STDOUT,
+         "--loglevel", "INFO", *args], cwd=ROOT, env=child_env(**env), stdout=log, stderr=subprocess.STDOUT,
         start_new_session=True)
+
+
+def parent_pid(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().split(")")[-1].split()[1])
 
 
 def wait_ping(name: str, proc: subprocess.Popen, timeout: float = 60):
@@ -197,3 +203,81 @@ def test_kill_9_of_the_worker_mid_job_requeues_it_and_loses_no_other_job(registe
         assert victim.status == JobStatus.FAILED and victim.failure_reason, victim.failure_reason
     assert other.status == JobStatus.SUCCEEDED, other.failure_reason
     assert not FineTuneJob.objects.filter(status=JobStatus.RUNNING).exists()
+
+
+STALE, BEAT = 8, 1  # seconds: short, so the drill takes seconds, not minutes
+
+
+def test_kill_9_of_the_pool_process_only_recovers_the_job_within_the_stale_threshold(
+        registered_models, settings, tiny, tmp_path):
+    """The worker's main process lives on; only the pool process running the task dies.
+    Celery beat's periodic recovery requeues the job once its heartbeat is stale (no new
+    submission, no restart), and both attempts' device-seconds are counted."""
+    queue = f"pooltest-{uuid.uuid4().hex[:6]}"
+    name = f"{queue}@{socket.gethostname()}"
+    settings.TRAINING_QUEUE = queue
+    settings.TRAINING_HEARTBEAT_STALE_SECONDS = STALE
+    log_path = Path(settings.VAR_DIR) / "test-celery-pool-kill.log"
+    log_path.write_text("")
+    job = submit(make_user(Role.EMPLOYEE), **{**tiny, "steps": 8})
+    # Beat inside the worker, as `manage.py serve` runs it. Its recovery task goes to the
+    # default queue, here this worker's own: the session's worker (on `default`) has the
+    # 60 s threshold and would take the task.
+    worker = start_worker(name, queue, log_path, "--beat", "-s", str(tmp_path / "beat-schedule"),
+                          CELERY_DEFAULT_QUEUE=queue, TRAINING_HEARTBEAT_STALE_SECONDS=str(STALE),
+                          TRAINING_HEARTBEAT_SECONDS=str(BEAT))
+    try:
+        running = wait_for(lambda: FineTuneJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING, steps_done__gte=2,
+                                                              child_pid__isnull=False).first(), 120, what="first steps")
+        child = running.child_pid
+        pool = parent_pid(child)
+        assert pool != worker.pid and parent_pid(pool) == worker.pid, "expected worker → pool process → child"
+        os.kill(pool, signal.SIGKILL)
+        killed = time.monotonic()
+        last_beat = running.heartbeat_at
+        wait_for(lambda: not pid_alive(child), 10, what="the training child to exit with its pool process")
+
+        # Attempt 1 stops being "running" within the stale threshold plus one heartbeat (and
+        # some slack for beat, the broker and a CPU shared with other tests).
+        moved = wait_for(lambda: FineTuneJob.objects.exclude(status=JobStatus.RUNNING, attempts=1).filter(
+            pk=job.pk).first(), STALE + 30, interval=0.2, what="recovery of attempt 1")
+        recovered_after = time.monotonic() - killed
+        assert recovered_after < STALE + BEAT + 8, recovered_after
+        assert worker.poll() is None, "the main process must have lived on"
+        assert moved.status in (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.SUCCEEDED) and moved.attempts <= 2
+        job = wait_final(job.pk, timeout=240)
+    finally:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGTERM)
+            stop(worker)
+    logs = list(job.logs.values_list("message", flat=True))
+    assert any("stopped sending heartbeats during attempt 1; requeued" in m for m in logs), logs
+    assert job.status == JobStatus.SUCCEEDED and job.attempts == 2, (job.status, job.failure_reason, logs)
+    assert list(JobMetric.objects.filter(job=job, attempt=2).values_list("step", flat=True)) == list(range(1, 9))
+    # Device-seconds add up over attempts: at least both children's own training time,
+    # and attempt 1 ran until its last heartbeat before the kill.
+    first = JobMetric.objects.filter(job=job, attempt=1).order_by("step").last()
+    second = JobMetric.objects.filter(job=job, attempt=2).order_by("step").last()
+    assert job.gpu_seconds >= first.elapsed + second.elapsed, (job.gpu_seconds, first.elapsed, second.elapsed)
+    assert last_beat is not None
+
+
+def test_a_superseded_attempt_stops_its_child_at_its_next_heartbeat(celery_worker, registered_models, settings, tiny):
+    """Recovery gave the job to a new attempt while the old runner still lived (say its
+    heartbeats were delayed): the old runner sees it lost the job and stops its child."""
+    job = submit(make_user(Role.EMPLOYEE), **{**tiny, "steps": 1000})
+    running = wait_for(lambda: FineTuneJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING, steps_done__gte=1,
+                                                          child_pid__isnull=False).first(), 120, what="training steps")
+    child = running.child_pid
+    # Make the heartbeat look stale, as if the runner had gone quiet, and recover.
+    FineTuneJob.objects.filter(pk=job.pk).update(heartbeat_at=running.heartbeat_at - timedelta(hours=1),
+                                                 params={**running.params, "steps": 2})
+    assert services.jobs_recover_stale() == {job.pk: JobStatus.QUEUED}
+    superseded = time.monotonic()
+    wait_for(lambda: not pid_alive(child), settings.TRAINING_HEARTBEAT_SECONDS + settings.TRAINING_CANCEL_GRACE_SECONDS
+             + 10, interval=0.2, what="the superseded attempt's child to stop")
+    assert time.monotonic() - superseded < settings.TRAINING_HEARTBEAT_SECONDS + settings.TRAINING_CANCEL_GRACE_SECONDS + 10
+    job = wait_final(job.pk, timeout=120)
+    assert job.status == JobStatus.SUCCEEDED and job.attempts == 2, job.failure_reason
+    logs = list(job.logs.values_list("message", flat=True))
+    assert any("attempt 1 stopped" in m and "another attempt" in m for m in logs), logs

@@ -166,3 +166,34 @@ def test_compare_page_needs_a_registered_model(employee, manager):
     assert page.status_code == 200 and 'id="compare-link"' not in page.content.decode()
     assert "only the person who trained it can use it" in page.content.decode()
     assert boss.get(reverse("training:compare", args=[job.pk])).status_code == 403
+
+
+def test_the_form_carries_a_fresh_submission_token_each_time(employee):
+    client = client_for(employee)
+    tokens = [re.search(r'name="submission_token" value="([^"]+)"',
+                        client.get(reverse("training:index")).content.decode()).group(1) for _ in range(2)]
+    assert tokens[0] != tokens[1] and all(len(t) >= 24 for t in tokens)
+
+
+def test_posting_one_form_twice_makes_one_job(employee):
+    client = client_for(employee)
+    first = post_job(client, submission_token="tok-1")
+    second = post_job(client, submission_token="tok-1")
+    job = FineTuneJob.objects.get(user=employee)
+    assert first.status_code == second.status_code == 302
+    assert first["Location"] == second["Location"] == job.get_absolute_url()
+    assert post_job(client, submission_token="tok-2").status_code == 302  # a new form is a new job
+    assert FineTuneJob.objects.filter(user=employee).count() == 2
+
+
+def test_a_valid_upload_refused_by_the_quota_saves_nothing(employee, tmp_path, settings):
+    settings.MEDIA_ROOT = tmp_path
+    services.quota_set(user=employee, max_concurrent=1, gpu_seconds_per_week=None)
+    client = client_for(employee)
+    assert post_job(client).status_code == 302
+    csv = "text,label\n" + "".join(f"comment {i},{'good' if i % 2 else 'bad'}\n" for i in range(12))
+    upload = SimpleUploadedFile("mine.csv", csv.encode(), content_type="text/csv")
+    response = post_job(client, kind="classifier", builtin_dataset="", upload=upload)
+    assert response.status_code == 400 and "your limit is 1" in response.content.decode()
+    assert not Dataset.objects.exists()
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()], "the refused upload's file was kept"

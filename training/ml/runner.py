@@ -23,11 +23,12 @@ from .child import EVENT_PREFIX, EXIT_CANCELLED, EXIT_OK
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 
 SUCCEEDED, FAILED, CANCELLED, TIMED_OUT = "succeeded", "failed", "cancelled", "timed_out"
+SUPERSEDED = "superseded"  # the job was given to another attempt (recovery requeued or failed it)
 
 
 @dataclass
 class Outcome:
-    status: str  # SUCCEEDED, FAILED, CANCELLED or TIMED_OUT
+    status: str  # SUCCEEDED, FAILED, CANCELLED, TIMED_OUT or SUPERSEDED
     reason: str = ""
     result: dict | None = None
     exit_code: int | None = None
@@ -103,13 +104,17 @@ def supervise(
     *,
     on_event: Callable[[dict], None],
     cancel_requested: Callable[[], bool],
-    heartbeat: Callable[[], None],
+    heartbeat: Callable[[], bool | None],
     grace_seconds: float = 5.0,
     max_seconds: float | None = None,
     poll_seconds: float = 0.5,
     heartbeat_seconds: float = 2.0,
 ) -> Outcome:
-    """Relay events until the child ends; enforce cancel and the time limit."""
+    """Relay events until the child ends; enforce cancel and the time limit.
+
+    `heartbeat` returns False once this attempt no longer owns its job (recovery
+    gave the job to a new attempt, or failed it): the child is then stopped, so two
+    attempts never train the same job at once."""
     started = time.monotonic()
     last_beat = 0.0
     result, error = None, None
@@ -132,9 +137,11 @@ def supervise(
                     continue  # drain a burst before the slower checks
             now = time.monotonic()
             if now - last_beat >= heartbeat_seconds:
-                heartbeat()
+                owned = heartbeat()
                 last_beat = now
-                if stopping is None and cancel_requested():
+                if stopping is None and owned is False:
+                    stopping = SUPERSEDED
+                elif stopping is None and cancel_requested():
                     stopping = CANCELLED
                 elif stopping is None and max_seconds and now - started > max_seconds:
                     stopping = TIMED_OUT
@@ -148,6 +155,8 @@ def supervise(
         raise
     finally:
         child.close()
+    if stopping == SUPERSEDED:
+        return Outcome(SUPERSEDED, "stopped: the job was given to another attempt", result, code)
     if stopping == CANCELLED:
         return Outcome(CANCELLED, "cancelled on request", result, code)
     if stopping == TIMED_OUT:

@@ -1,7 +1,9 @@
 """Start every process the site needs and stop them all on Ctrl-C.
 
 Embedded default: the ASGI server (with the model worker inside it) and a Celery
-worker. Production-style (REDIS_URL set): also a separate model worker process.
+worker with beat inside. Production-style (REDIS_URL set): also a separate model
+worker process, and the server runs several processes (--web-workers), since the
+Redis channel layer lets a WebSocket live in any of them.
 """
 
 import os
@@ -22,13 +24,25 @@ class Command(BaseCommand):
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
         parser.add_argument("--no-celery", action="store_true", help="don't start a Celery worker")
+        parser.add_argument("--web-workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "0")),
+                            help="uvicorn processes (default: one per CPU core with REDIS_URL; 1 embedded)")
 
-    def handle(self, *args, host, port, no_celery, **options):
+    def handle(self, *args, host, port, no_celery, web_workers, **options):
         python = sys.executable
         manage = str(settings.BASE_DIR / "manage.py")
+        if settings.LLM_EMBEDDED_WORKER:
+            # The model worker and the in-memory channel layer live in the one server
+            # process; a second process would have neither. (Each request still gets
+            # its own thread in that process: Django's ASGI handler runs sync views so.)
+            if web_workers > 1:
+                self.stderr.write("The embedded default serves from one process; set REDIS_URL for --web-workers.")
+            web_workers = 1
+        else:
+            web_workers = web_workers or os.cpu_count() or 1
         commands = {
             "web": [python, "-m", "uvicorn", "config.asgi:application", "--host", host, "--port", str(port),
-                    "--lifespan", "on", "--ws", "websockets-sansio", "--log-level", "warning"],
+                    "--lifespan", "on", "--ws", "websockets-sansio", "--log-level", "warning",
+                    "--workers", str(web_workers)],
         }
         if not settings.LLM_EMBEDDED_WORKER:
             commands["model-worker"] = [python, manage, "model_worker"]

@@ -65,7 +65,7 @@ def check_celery(timeout: float = 1.5) -> dict:
 
 
 async def check_model_workers() -> dict:
-    from playground.worker import ping_workers
+    from playground.client import ping_workers
 
     started = time.perf_counter()
     try:

@@ -8,8 +8,8 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
+from playground.client import ping_workers
 from playground.services import models_provision_defaults
-from playground.worker import ping_workers
 from tests.playground.helpers import collect, connect, login_cookie, start
 from tests.processes import ROOT, child_env, stop
 

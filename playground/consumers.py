@@ -108,9 +108,9 @@ class PlaygroundConsumer(AsyncJsonWebsocketConsumer):
                                   % {"n": MAX_REQUEST_ID_CHARS})
             return
         kind = content.get("type")
+        kind = kind if isinstance(kind, str) and len(kind) <= 40 else "…"
         handler = {"start": self.on_start, "stop": self.on_stop, "tokenize": self.on_tokenize}.get(kind)
         if handler is None:
-            kind = kind if isinstance(kind, str) and len(kind) <= 40 else "…"
             await self.send_error("bad_request", _("Unknown message type %(kind)r.") % {"kind": kind}, request_id)
             return
         await handler(content, request_id)

@@ -71,6 +71,8 @@ class PlaygroundConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code):
         # Closing the tab ends the generation and frees its slot.
         await self.stop_generation(leaving=True)
+        if getattr(self, "watchdog", None) is not None:
+            self.watchdog.cancel()
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         """Every frame gets an answer: a frame that is not a small JSON object gets an error."""

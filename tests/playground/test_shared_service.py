@@ -9,6 +9,7 @@ import time
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.utils import translation
 
 from playground.client import ask_worker
 from playground.models import PlaygroundRun, RunStatus
@@ -253,3 +254,15 @@ async def test_soak_many_employees_interleaved(model_worker):
         assert done["type"] == "done", done
         await comm.disconnect()
     print("soak:", vars(tally))
+
+
+def test_every_worker_error_code_has_words_in_both_languages():
+    from playground.client import _texts, error_text
+
+    params = {"tokens": 300, "limit": 256, "model": "m", "view": "model", "max": 29}
+    with translation.override("en"):
+        codes = list(_texts())
+    for code in codes:
+        english, chinese = error_text(code, params, "en"), error_text(code, params, "zh-hans")
+        assert "%(" not in english and "%(" not in chinese, code
+        assert english != chinese and not chinese.isascii(), (code, chinese)

@@ -99,7 +99,7 @@ def _texts() -> dict:
     return {
         "prompt_too_long": _("The prompt is %(tokens)s tokens; the limit is %(limit)s. Shorten it and try again."),
         "no_chat_template": _("This model has no chat template; use completion mode."),
-        "bad_prompt": _("The prompt is empty."),
+        "empty_prompt": _("The prompt is empty."),
         "busy": _("The model is busy; try again in a moment."),
         "unknown_model": _("There is no model %(model)r you can use."),
         "model_not_available": _("Model %(model)r is not available on the model worker: its weights cannot be read. "

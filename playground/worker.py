@@ -284,7 +284,7 @@ class ModelWorker:
             await self._fail(message, exc.code, tokens=exc.tokens, limit=exc.limit)
             return
         except PromptError:
-            code = "no_chat_template" if message.get("mode") == "chat" else "bad_prompt"
+            code = "no_chat_template" if message.get("mode") == "chat" else "empty_prompt"
             await self._fail(message, code)
             return
         # A request that waited past its deadline was already failed by its consumer.

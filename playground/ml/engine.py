@@ -1,8 +1,8 @@
 """A batching generation engine for one causal LM: many requests share each forward pass.
 
 The engine runs in its own thread. Requests arrive in an inbox; at the top of every
-step the engine admits new ones (prefilling each alone, which yields its first
-token) and drops cancelled ones, then advances every active sequence by one token in
+step the engine drops cancelled ones and admits new ones (prefilling all that fit
+in one left-padded pass, which yields their first tokens), then advances every active sequence by one token in
 a single batched forward pass. So a request that arrives while others generate joins
 them at the next step, and a stop takes effect before the next step.
 
@@ -181,60 +181,75 @@ class BatchEngine:
         self._retire_finished()
 
     def _admit(self):
-        while len(self._active) < self.config.max_batch:
-            with self._lock:
-                if not self._waiting:
-                    return
-                request = self._waiting.pop(0)
-            self._prefill(request)
+        """Prefill as many waiting requests as the batch has room for, in one pass."""
+        with self._lock:
+            room = self.config.max_batch - len(self._active)
+            requests, self._waiting = self._waiting[:room], self._waiting[room:]
+        if requests:
+            self._prefill(requests)
 
-    # --- prefill: one new sequence, alone --------------------------------------------
-    def _prefill(self, request: GenerationRequest):
-        generator = None
-        if request.params.seed is not None:
-            generator = torch.Generator(device="cpu").manual_seed(request.params.seed)
-        seq = _Sequence(request=request, generator=generator, ids=list(request.prompt_ids))
+    # --- prefill: the new sequences together, left-padded ---------------------------
+    def _prefill(self, requests: list[GenerationRequest]):
+        seqs = []
+        for request in requests:
+            generator = None
+            if request.params.seed is not None:
+                generator = torch.Generator(device="cpu").manual_seed(request.params.seed)
+            seqs.append(_Sequence(request=request, generator=generator, ids=list(request.prompt_ids)))
         started = time.perf_counter()
-        input_ids = torch.tensor([request.prompt_ids], device=self.device)  # (1, P)
-        out = self.model(input_ids=input_ids, use_cache=True)
-        logits = out.logits[:, -1].float()  # (1, V)
-        seen = torch.zeros(1, logits.shape[-1], dtype=torch.bool, device=self.device)
-        seen[0, input_ids[0]] = True
-        choice = choose_batch(logits, [request.params], [generator], seen, TOP_ALTERNATIVES)
-        seq.prefill_seconds = time.perf_counter() - started
-        seq.compute_seconds += seq.prefill_seconds
-        self._merge(seq, out.cache, seen)
-        self._emit_token(seq, choice, 0)
+        length = max(len(r.prompt_ids) for r in requests)
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        input_ids = torch.tensor([[pad] * (length - len(r.prompt_ids)) + list(r.prompt_ids) for r in requests],
+                                 device=self.device)  # (k, P)
+        mask = torch.tensor([[0] * (length - len(r.prompt_ids)) + [1] * len(r.prompt_ids) for r in requests],
+                            dtype=torch.long, device=self.device)  # (k, P)
+        positions = (mask.cumsum(dim=1) - 1).clamp(min=0)  # (k, P) padding not counted
+        out = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True)
+        cache = out.cache
+        if not bool(mask.all()):
+            # Padded positions must hold zeros, not whatever the pad token computed.
+            keep = mask.bool()[:, None, :, None]  # (k, 1, P, 1)
+            for layer in cache.layers:
+                layer.keys = layer.keys.masked_fill(~keep, 0.0)
+                layer.values = layer.values.masked_fill(~keep, 0.0)
+        logits = out.logits[:, -1].float()  # (k, V)
+        seen = torch.zeros(len(requests), logits.shape[-1], dtype=torch.bool, device=self.device)
+        seen.scatter_(1, input_ids, mask.bool())  # the prompt's own tokens (padding excluded)
+        choice = choose_batch(logits, [r.params for r in requests], [q.generator for q in seqs], seen,
+                              TOP_ALTERNATIVES)
+        elapsed = time.perf_counter() - started
+        self._merge(seqs, cache, mask, seen)
+        self._seen[torch.arange(len(self._active) - len(seqs), len(self._active), device=self.device),
+                   torch.tensor(choice.tokens, device=self.device)] = True
+        for row, seq in enumerate(seqs):
+            seq.prefill_seconds = elapsed
+            seq.compute_seconds += elapsed / len(seqs)
+            self._emit_token(seq, choice, row)
         self._retire_finished()
 
-    def _merge(self, seq: _Sequence, cache, seen: torch.Tensor):
-        """Add a prefilled sequence to the batch, left-padding caches to one length."""
+    def _merge(self, seqs: list[_Sequence], cache, mask: torch.Tensor, seen: torch.Tensor):
+        """Add prefilled sequences to the batch, left-padding caches to one length."""
         from transformers import DynamicCache
 
-        new_len = len(seq.ids)
         if not self._active:
-            self._active = [seq]
-            self._cache = cache
-            self._mask = torch.ones(1, new_len, dtype=torch.long, device=self.device)
-            self._seen = seen
+            self._active, self._cache, self._mask, self._seen = list(seqs), cache, mask, seen
             return
-        old_len = self._mask.shape[1]
+        old_len, new_len = self._mask.shape[1], mask.shape[1]
         length = max(old_len, new_len)
         layers = []
         for old_layer, new_layer in zip(self._cache.layers, cache.layers, strict=True):
             pair = []
             for old, new in ((old_layer.keys, new_layer.keys), (old_layer.values, new_layer.values)):
                 old = _left_pad(old, length - old_len)  # (B, kv_heads, L, d)
-                new = _left_pad(new, length - new_len)  # (1, kv_heads, L, d)
+                new = _left_pad(new, length - new_len)  # (k, kv_heads, L, d)
                 pair.append(torch.cat([old, new], dim=0))
             layers.append(tuple(pair))
         self._cache = DynamicCache(ddp_cache_data=layers, config=self.model.config)
         old_mask = torch.nn.functional.pad(self._mask, (length - old_len, 0))
-        new_mask = torch.nn.functional.pad(torch.ones(1, new_len, dtype=torch.long, device=self.device),
-                                           (length - new_len, 0))
-        self._mask = torch.cat([old_mask, new_mask], dim=0)  # (B+1, L)
-        self._seen = torch.cat([self._seen, seen], dim=0)  # (B+1, V)
-        self._active.append(seq)
+        new_mask = torch.nn.functional.pad(mask, (length - new_len, 0))
+        self._mask = torch.cat([old_mask, new_mask], dim=0)  # (B+k, L)
+        self._seen = torch.cat([self._seen, seen], dim=0)  # (B+k, V)
+        self._active.extend(seqs)
 
     # --- decode: every active sequence advances one token ---------------------------
     def _step(self):

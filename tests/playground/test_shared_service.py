@@ -9,6 +9,7 @@ import time
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.db import connection
 from django.utils import translation
 
 from playground.client import ask_worker
@@ -200,7 +201,7 @@ async def _one_start(comm, rng, references, tally, request_id, action):
 async def _socket_life(cookie, rng, references, tally, request_id, deadline):
     comm = await connect(cookie)
     while time.monotonic() < deadline:
-        action = rng.choice(["greedy", "greedy", "stop", "disconnect", "tokenize", "attention"])
+        action = rng.choice(os.environ.get("SOAK_ACTIONS", "greedy greedy stop disconnect tokenize attention").split())
         if action == "tokenize":
             text = rng.choice(SOAK_PROMPTS)
             await comm.send_json_to({"type": "tokenize", "request_id": request_id, "model": MODEL, "text": text})
@@ -209,9 +210,9 @@ async def _socket_life(cookie, rng, references, tally, request_id, deadline):
             assert "".join(t["text"] for t in reply["tokens"]) == text
             tally.tokenized += 1
         elif action == "attention":
+            text = rng.choice(SOAK_PROMPTS)
             reply = await ask_worker({"type": "attention", "view": "layer", "layer": rng.randint(0, 29),
-                                      "model": MODEL, "key": f"text:{request_id}", "text": rng.choice(SOAK_PROMPTS)},
-                                     timeout=60)
+                                      "model": MODEL, "key": f"text:{text}", "text": text}, timeout=90)
             assert reply["type"] == "attention.result", reply
             tally.attention += 1
         else:
@@ -237,7 +238,8 @@ async def test_soak_many_employees_interleaved(model_worker):
         lives.append(_socket_life(cookie, rng, references, tally, request_id, deadline))
     await asyncio.wait_for(asyncio.gather(*lives), SOAK_SECONDS + 240)
     assert tally.starts == tally.finals + tally.disconnects, vars(tally)  # one done or error per start
-    assert tally.greedy_checked >= 16 and tally.tokenized and tally.attention, vars(tally)
+    if "SOAK_ACTIONS" not in os.environ:
+        assert tally.greedy_checked >= 16 and tally.tokenized and tally.attention, vars(tally)
     # Afterwards nothing is left running (stops from closed sockets land within a step)...
     for _ in range(100):
         if not await PlaygroundRun.objects.filter(status=RunStatus.RUNNING).aexists():
@@ -254,6 +256,7 @@ async def test_soak_many_employees_interleaved(model_worker):
         assert done["type"] == "done", done
         await comm.disconnect()
     print("soak:", vars(tally))
+    await sync_to_async(lambda: connection.close())()  # the connection of this test's own ORM thread
 
 
 def test_every_worker_error_code_has_words_in_both_languages():

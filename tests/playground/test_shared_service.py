@@ -9,15 +9,23 @@ import time
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.db import connection
 from django.utils import translation
 
 from playground.client import ask_worker
 from playground.models import PlaygroundRun, RunStatus
 from playground.services import run_create, runs_fail_orphaned
-from tests.playground.helpers import MODEL, PROMPT, collect, connect, greedy_reference, login_cookie, start
+from tests.playground.helpers import (
+    MODEL,
+    PROMPT,
+    close_orm_thread,  # noqa: E402, F401  (a fixture, used below)
+    collect,
+    connect,
+    greedy_reference,
+    login_cookie,
+    start,
+)
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.usefixtures("close_orm_thread")]
 
 DOCUMENTED = {"bad_request", "bad_frame", "too_large", "too_deep", "bad_parameter", "prompt_too_long",
               "unknown_model", "not_running", "too_long"}
@@ -256,7 +264,6 @@ async def test_soak_many_employees_interleaved(model_worker):
         assert done["type"] == "done", done
         await comm.disconnect()
     print("soak:", vars(tally))
-    await sync_to_async(lambda: connection.close())()  # the connection of this test's own ORM thread
 
 
 def test_every_worker_error_code_has_words_in_both_languages():

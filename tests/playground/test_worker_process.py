@@ -10,10 +10,16 @@ from django.conf import settings
 
 from playground.client import ping_workers
 from playground.services import models_provision_defaults
-from tests.playground.helpers import collect, connect, login_cookie, start
+from tests.playground.helpers import (
+    close_orm_thread,  # noqa: E402, F401  (a fixture, used below)
+    collect,
+    connect,
+    login_cookie,
+    start,
+)
 from tests.processes import ROOT, child_env, stop
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.usefixtures("close_orm_thread")]
 
 
 async def test_separate_worker_process_streams_end_to_end():

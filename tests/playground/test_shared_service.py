@@ -276,3 +276,29 @@ def test_every_worker_error_code_has_words_in_both_languages():
         english, chinese = error_text(code, params, "en"), error_text(code, params, "zh-hans")
         assert "%(" not in english and "%(" not in chinese, code
         assert english != chinese and not chinese.isascii(), (code, chinese)
+
+
+async def test_attention_passes_do_not_hold_up_a_generation(model_worker):
+    """The dispatcher runs requests concurrently: a start is served while attention
+    passes (uncached, long texts) are still computing."""
+    texts = [" ".join(f"word{i}{j}" for j in range(60)) for i in range(3)]
+    finished = []
+
+    async def attention(text):
+        reply = await ask_worker({"type": "attention", "view": "layer", "layer": 0, "model": MODEL,
+                                  "key": f"text:{text}", "text": text}, timeout=120)
+        assert reply["type"] == "attention.result", reply
+        finished.append(time.monotonic())
+
+    passes = [asyncio.create_task(attention(text)) for text in texts]
+    await asyncio.sleep(0.05)
+    comm = await connect((await login_cookie())[0])
+    await start(comm, max_new_tokens=2)
+    started = await comm.receive_json_from(timeout=60)
+    started_at = time.monotonic()
+    assert started["type"] == "started", started
+    await asyncio.gather(*passes)
+    assert started_at < max(finished), "the start waited for every attention pass"
+    _, _, done = await collect(comm)
+    assert done["type"] == "done"
+    await comm.disconnect()

@@ -75,7 +75,7 @@ def check_celery(timeout: float | None = None) -> dict:
 
 
 async def check_model_workers() -> dict:
-    from playground.worker import ping_workers
+    from playground.client import ping_workers
 
     started = time.perf_counter()
     try:

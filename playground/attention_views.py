@@ -20,9 +20,9 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from accounts.models import Role
 from core.permissions import has_role
 
+from .client import ask_worker, error_text
 from .models import ModelKind, PlaygroundRun
 from .selectors import model_usable_by, models_usable_by, run_visible_to
-from .worker import ask_worker
 
 MAX_TEXT_CHARS = 5_000
 # A first visit shows this sentence at once: "it" attends to "animal" in several heads.
@@ -103,9 +103,9 @@ async def attention_data(request):
     reply = await ask_worker({"type": "attention", "view": "layer", "layer": layer, "head": head,
                               **{k: v for k, v in source.items() if k != "label"}}, timeout=WORKER_TIMEOUT)
     if reply["type"] != "attention.result":
-        return _error(reply["code"], reply["message"])
+        return _error(reply["code"], error_text(reply["code"], reply.get("params")))
     reply.pop("type")
-    reply.pop("request_id", None)
+    reply.pop("stream", None)
     return JsonResponse(reply)
 
 
@@ -126,7 +126,7 @@ async def bertviz_script(request, view):
                               "static_base": static("vendor/bertviz/x")[:-1],
                               **{k: v for k, v in source.items() if k != "label"}}, timeout=WORKER_TIMEOUT)
     if reply["type"] != "attention.result":
-        return _js_error(reply["message"], ERROR_STATUS.get(reply["code"], 400))
+        return _js_error(error_text(reply["code"], reply.get("params")), ERROR_STATUS.get(reply["code"], 400))
     body = (f"document.getElementById('bertviz-root').innerHTML = {json.dumps(reply['markup'])};\n"
             f"{reply['script']}\n")
     return HttpResponse(body, content_type="text/javascript; charset=utf-8")

@@ -57,6 +57,8 @@ FINISH_REASONS = {
     "stop_token": _("the model ended its answer"),
     "length": _("reached max new tokens"),
     "stopped": _("stopped"),
+    "no_worker": _("no model worker answered"),
+    "worker_lost": _("the model worker stopped"),
 }
 
 
@@ -91,6 +93,9 @@ class PlaygroundRun(models.Model):
     compute_seconds = models.FloatField(default=0.0)  # this run's share of forward-pass time
     device = models.CharField(max_length=32, blank=True)
     worker = models.CharField(max_length=200, blank=True)
+    # The worker process that claimed the run (server-made, one per process start); its
+    # heartbeat says whether the run is still alive.
+    worker_id = models.CharField(max_length=64, blank=True, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -108,3 +113,14 @@ class PlaygroundRun(models.Model):
     def finish_reason_label(self) -> str:
         """Why generation ended, for people (the stored code is for programs)."""
         return finish_reason_text(self.finish_reason)
+
+
+class WorkerHeartbeat(models.Model):
+    """A model worker process says it is alive; runs it claimed die with it."""
+
+    worker_id = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    beat_at = models.DateTimeField(db_index=True)
+
+    def __str__(self):
+        return f"{self.name} ({self.worker_id})"

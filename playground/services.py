@@ -14,7 +14,7 @@ from django.utils.translation import ngettext
 
 from .ml.errors import ModelNotAvailable
 from .ml.loading import ModelSpec, check_available
-from .models import ModelEntry, PlaygroundRun, RunStatus
+from .models import ModelEntry, PlaygroundRun, RunStatus, WorkerHeartbeat
 
 
 def model_register(
@@ -97,28 +97,44 @@ def models_provision_defaults(*, log=print) -> list[ModelEntry]:
 
 
 # --- playground runs ------------------------------------------------------------------
-
-# A run still "running" after this long belongs to a worker that died; it no longer
-# counts against the employee's concurrency cap.
-RUN_STALE_AFTER = timedelta(minutes=10)
+# A run is RUNNING from the moment the consumer records it until exactly one of these
+# conditional updates moves it on: the worker claims it (sets worker_id), then finishes
+# it (DONE/STOPPED); or it fails (ERROR) because no worker took it in time, its worker
+# stopped beating, or the request was bad. Each update filters on status=RUNNING, so a
+# late writer changes nothing.
 
 
 class RunLimitReached(Exception):
     code = "too_many_generations"
 
 
+def runs_fail_orphaned() -> int:
+    """Fail running runs nobody will finish: unclaimed past the accept deadline, or
+    claimed by a worker whose heartbeat went stale. Returns how many were failed."""
+    from .client import ACCEPT_TIMEOUT, HEARTBEAT_STALE
+
+    now = timezone.now()
+    live = WorkerHeartbeat.objects.filter(beat_at__gte=now - timedelta(seconds=HEARTBEAT_STALE)).values("worker_id")
+    running = PlaygroundRun.objects.filter(status=RunStatus.RUNNING)
+    failed = running.filter(worker_id="", created_at__lt=now - timedelta(seconds=ACCEPT_TIMEOUT + 5)).update(
+        status=RunStatus.ERROR, finish_reason="no_worker", finished_at=now)
+    failed += running.exclude(worker_id="").exclude(worker_id__in=live).update(
+        status=RunStatus.ERROR, finish_reason="worker_lost", finished_at=now)
+    return failed
+
+
 def run_create(*, user, model_name: str, mode: str, prompt: str, params: dict) -> PlaygroundRun:
     """Record a new generation, refusing it when the employee already has too many running.
 
     The count and the insert happen in one transaction that locks the user's row, so two
-    tabs pressing Generate at once cannot both slip under the cap.
+    tabs pressing Generate at once cannot both slip under the cap. Only live runs count:
+    orphaned ones are failed first.
     """
     cap = settings.LLM_MAX_CONCURRENT_PER_USER
+    runs_fail_orphaned()
     with transaction.atomic():
         get_user_model().objects.select_for_update().filter(pk=user.pk).first()
-        running = PlaygroundRun.objects.filter(
-            user=user, status=RunStatus.RUNNING, created_at__gte=timezone.now() - RUN_STALE_AFTER
-        ).count()
+        running = PlaygroundRun.objects.filter(user=user, status=RunStatus.RUNNING).count()
         if running >= cap:
             raise RunLimitReached(
                 ngettext("You already have %(running)s generation running; the limit is %(cap)s. "
@@ -132,11 +148,19 @@ def run_create(*, user, model_name: str, mode: str, prompt: str, params: dict) -
     return run
 
 
-def run_finish(*, run_id: int, done: dict, tokens: list[dict], worker: str, device: str) -> None:
-    """Store a finished generation (called by the model worker, which owns the result)."""
+def run_claim(*, run_id: int, worker_id: str, worker: str, device: str) -> bool:
+    """The worker takes the run before generating; False if it is no longer RUNNING or
+    another worker has it."""
+    return bool(PlaygroundRun.objects.filter(pk=run_id, status=RunStatus.RUNNING, worker_id="").update(
+        worker_id=worker_id, worker=worker, device=device))
+
+
+def run_finish(*, run_id: int, worker_id: str, done: dict, tokens: list[dict]) -> bool:
+    """Store a finished generation (by the worker that claimed it); False if the run had
+    already been failed (the employee was told so, and that stays true)."""
     status = RunStatus.STOPPED if done["finish_reason"] == "stopped" else RunStatus.DONE
     ttft = done.get("ttft_seconds")
-    PlaygroundRun.objects.filter(pk=run_id).update(
+    return bool(PlaygroundRun.objects.filter(pk=run_id, status=RunStatus.RUNNING, worker_id=worker_id).update(
         status=status,
         finish_reason=done["finish_reason"],
         output=done["text"],
@@ -146,13 +170,44 @@ def run_finish(*, run_id: int, done: dict, tokens: list[dict], worker: str, devi
         ttft_ms=round(ttft * 1000, 1) if ttft is not None else None,
         tokens_per_second=done.get("tokens_per_second"),
         compute_seconds=done.get("compute_seconds") or 0.0,
-        worker=worker,
-        device=device,
         finished_at=timezone.now(),
-    )
+    ))
 
 
-def run_fail(*, run_id: int, code: str, message: str) -> None:
-    PlaygroundRun.objects.filter(pk=run_id, status=RunStatus.RUNNING).update(
-        status=RunStatus.ERROR, finish_reason=code, error=message, finished_at=timezone.now()
-    )
+def run_fail(*, run_id: int, code: str, message: str = "", unclaimed_only: bool = False,
+             tokens: list[dict] | None = None) -> bool:
+    """RUNNING → ERROR, once. `unclaimed_only` fails it only if no worker has claimed it.
+    `tokens` (what had streamed before a worker died) are kept on the run."""
+    runs = PlaygroundRun.objects.filter(pk=run_id, status=RunStatus.RUNNING)
+    if unclaimed_only:
+        runs = runs.filter(worker_id="")
+    failed = bool(runs.update(status=RunStatus.ERROR, finish_reason=code, error=message, finished_at=timezone.now()))
+    if tokens:
+        # Also when a sweep failed it a moment earlier: the tokens are still worth keeping.
+        PlaygroundRun.objects.filter(pk=run_id, status=RunStatus.ERROR, completion_tokens=0).update(
+            tokens=tokens, output="".join(t["text"] for t in tokens), completion_tokens=len(tokens))
+    return failed
+
+
+def run_cancel_unclaimed(*, run_id: int) -> bool:
+    """The employee left before any worker took the run: it ends STOPPED, and no worker
+    will claim it."""
+    return bool(PlaygroundRun.objects.filter(pk=run_id, status=RunStatus.RUNNING, worker_id="").update(
+        status=RunStatus.STOPPED, finish_reason="stopped", finished_at=timezone.now()))
+
+
+def run_check_alive(*, run_id: int) -> tuple[str, str]:
+    """Fail the orphaned runs, then return this run's (status, finish_reason)."""
+    runs_fail_orphaned()
+    return PlaygroundRun.objects.filter(pk=run_id).values_list("status", "finish_reason").get()
+
+
+def worker_beat(*, worker_id: str, name: str) -> None:
+    WorkerHeartbeat.objects.update_or_create(worker_id=worker_id, defaults={"name": name, "beat_at": timezone.now()})
+
+
+def worker_gone(*, worker_id: str) -> None:
+    """A worker shutting down cleanly: its runs are failed at once, not after the stale time."""
+    WorkerHeartbeat.objects.filter(worker_id=worker_id).delete()
+    WorkerHeartbeat.objects.filter(beat_at__lt=timezone.now() - timedelta(days=1)).delete()
+    runs_fail_orphaned()

@@ -1,9 +1,21 @@
-"""The model worker: owns the loaded models and answers over the channel layer.
+"""The model worker: a service that owns the loaded models and answers over the channel layer.
 
-Consumers never run a model. They send requests to the shared requests channel
-(settings.LLM_REQUESTS_CHANNEL)
-(any worker may take one) and get replies on their own channel. Every worker also
-joins WORKERS_GROUP, so /healthz can ask all of them what they have loaded.
+Consumers and views never run a model; they talk to workers through `playground.client`
+(channel names, message shapes, ask and ping). Requests go to the shared requests
+channel (any worker may take one); `gen.stop` and `worker.ping` come to a worker's own
+channel. Replies carry codes and parameters only; the web side makes the words.
+
+Inside, three parts:
+  - a dispatcher takes messages off the channels and runs each as a task, at most
+    MAX_CONCURRENT_REQUESTS at once, so an attention pass or a model load never holds
+    up a `gen.start` behind it;
+  - a model pool (`ml/pool.py`) owns loading, the batch engines and eviction;
+  - streams: a relay per generation that coalesces token events to its consumer.
+
+Each run has one owner: the worker claims it (a conditional update) before generating,
+and finishes it only if it is still RUNNING. A heartbeat row says the worker is alive;
+when it goes stale, its runs are failed by whoever looks first (the consumer waiting on
+it, another worker, or the next `run_create`).
 
 In production each GPU runs one worker process (`manage.py model_worker`), reached
 through Redis. In the embedded default the worker is an asyncio task inside the
@@ -17,102 +29,120 @@ import logging
 import os
 import socket
 import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connection
-from django.utils import translation
-from django.utils.translation import gettext, gettext_noop
 
 from training.artifacts import local_spec
 
+from . import client
 from .ml.provision import CAUSAL_LM
 from .selectors import model_spec_by_name, model_specs_enabled
-from .services import run_fail, run_finish
+from .services import run_claim, run_fail, run_finish, runs_fail_orphaned, worker_beat, worker_gone
 
 logger = logging.getLogger(__name__)
 
 # One channel-layer message carries at most this many coalesced token events
 # (channels_redis caps a message near 1 MB; a token event is ~300 bytes).
 MAX_TOKENS_PER_MESSAGE = 256
-
-WORKERS_GROUP = "llm.workers"
+# Requests handled at once (each a task); more wait on the channel, not in memory.
+MAX_CONCURRENT_REQUESTS = 32
+# Attention passes at once: each is a full forward pass on the device.
+MAX_CONCURRENT_ATTENTION = 1
 GROUP_REFRESH_SECONDS = 300  # channels_redis expires group membership after a day
-
-
-def requests_channel() -> str:
-    """The channel every worker takes requests from (one worker gets each message)."""
-    return settings.LLM_REQUESTS_CHANNEL
-
-
-# What the Django-free model code says, in the employee's language (makemessages finds
-# the fixed sentences here; PromptTooLong carries its numbers).
-_ML_SENTENCES = (
-    gettext_noop("This model has no chat template; use completion mode."),
-    gettext_noop("The prompt is empty."),
-    gettext_noop("The model is busy; try again in a moment."),
-)
-
-
-def _employee_text(exc: Exception, language: str | None) -> str:
-    from .ml.prompts import PromptTooLong
-
-    with translation.override(language or settings.LANGUAGE_CODE):
-        if isinstance(exc, PromptTooLong):
-            return gettext("The prompt is %(tokens)s tokens; the limit is %(limit)s. Shorten it and try again.") % {
-                "tokens": exc.tokens, "limit": exc.limit}
-        return gettext(str(exc))
+SWEEP_EVERY_BEATS = 3  # look for other workers' orphaned runs every few heartbeats
 
 
 class ModelWorker:
     def __init__(self, *, channel_layer=None, name: str = "", device_setting: str | None = None):
+        from .ml.pool import ModelPool
+
         self.layer = channel_layer or get_channel_layer()
         self.name = name or settings.LLM_WORKER_NAME or f"{socket.gethostname()}:{os.getpid()}"
+        self.worker_id = uuid.uuid4().hex  # this process's life; heartbeat and claimed runs carry it
         self.device_setting = device_setting or settings.LLM_DEVICE
         self.device = "unknown"
         self.started_at = time.time()
         self.state = "starting"  # starting → loading → ready (or failed)
-        self.models: dict = {}  # name → LoadedModel
-        self.failures: dict[str, str] = {}  # name → message
         self.channel = ""
         self.ready = asyncio.Event()
-        self.engines: dict = {}  # name → BatchEngine, one per causal LM
-        self.on_demand: list[str] = []  # employees' fine-tunes loaded on first use, least recent first
-        self._load_locks: dict[str, asyncio.Lock] = {}
-        self.twins: dict = {}  # name → eager-attention twin of the loaded model
+        self.pool_class = ModelPool
+        self.pool = None
         self.attention_cache = None
-        self.streams: dict[str, _Stream] = {}  # request_id → where its events go
+        self.streams: dict[str, _Stream] = {}  # server-made stream id → where its events go
+        self._slots = asyncio.Semaphore(MAX_CONCURRENT_REQUESTS)
+        self._attention_slots = asyncio.Semaphore(MAX_CONCURRENT_ATTENTION)
+        self._tasks: set[asyncio.Task] = set()
+        # The heartbeat has a thread of its own: busy pool threads must never make a
+        # live worker look dead.
+        self._beat_thread = ThreadPoolExecutor(1, thread_name_prefix="worker-heartbeat")
+
+    @property
+    def models(self) -> dict:
+        return self.pool.models if self.pool else {}
+
+    @property
+    def engines(self) -> dict:
+        return self.pool.engines if self.pool else {}
 
     # --- lifecycle -----------------------------------------------------------
     async def run(self):
-        # Always the default "specific." prefix: channels_redis multiplexes every
-        # process-specific channel of a process through one blocking pop, per prefix;
-        # a second prefix in the same process would wait out the pop's 5 s timeout.
+        # Always the default "specific." prefix (see client.ping_workers).
         self.channel = await self.layer.new_channel()
-        await self.layer.group_add(WORKERS_GROUP, self.channel)
+        await self.layer.group_add(client.WORKERS_GROUP, self.channel)
         tasks = [
-            asyncio.create_task(self._serve(self.channel), name="worker-private"),
+            asyncio.create_task(self._serve(self.channel, inline=True), name="worker-private"),
             asyncio.create_task(self._refresh_group(), name="worker-group"),
+            asyncio.create_task(self._heartbeat(), name="worker-heartbeat"),
             asyncio.create_task(self._load_all(), name="worker-load"),
         ]
         try:
             await asyncio.gather(*tasks)
         finally:
-            for task in tasks:
+            for task in [*tasks, *self._tasks]:
                 task.cancel()
-            for engine in self.engines.values():
-                engine.shutdown()
+            if self.pool:
+                self.pool.shutdown()
             try:
-                await asyncio.shield(self.layer.group_discard(WORKERS_GROUP, self.channel))
+                await asyncio.shield(self._beat(worker_gone, worker_id=self.worker_id))
+            except Exception:  # noqa: BLE001  (the heartbeat goes stale by itself)
+                logger.debug("worker_gone failed at shutdown", exc_info=True)
+            try:
+                await asyncio.shield(self.layer.group_discard(client.WORKERS_GROUP, self.channel))
             except Exception:  # shutting down anyway; the group entry expires by itself
                 logger.debug("group_discard failed at shutdown", exc_info=True)
+            self._beat_thread.shutdown(wait=False)
 
     async def _refresh_group(self):
         while True:
             await asyncio.sleep(GROUP_REFRESH_SECONDS)
-            await self.layer.group_add(WORKERS_GROUP, self.channel)
+            await self.layer.group_add(client.WORKERS_GROUP, self.channel)
+
+    async def _beat(self, fn, **kwargs):
+        def call():
+            try:
+                return fn(**kwargs)
+            finally:
+                connection.close()
+
+        return await asyncio.get_running_loop().run_in_executor(self._beat_thread, call)
+
+    async def _heartbeat(self):
+        beats = 0
+        while True:
+            try:
+                await self._beat(worker_beat, worker_id=self.worker_id, name=self.name)
+                if beats % SWEEP_EVERY_BEATS == 0:
+                    await self._beat(runs_fail_orphaned)
+            except Exception:  # noqa: BLE001  (the database may blink; keep beating)
+                logger.warning("Heartbeat failed", exc_info=True)
+            beats += 1
+            await asyncio.sleep(client.HEARTBEAT_SECONDS)
 
     async def _load_all(self):
         self.state = "loading"
@@ -120,170 +150,176 @@ class ModelWorker:
         try:
             self.device = await asyncio.to_thread(self._resolve_device)
         except Exception as exc:  # a bad LLM_DEVICE fails every model the same way
-            self.failures = {s.name: str(exc) for s in specs}
+            self.pool = self.pool_class(device="cpu", make_engine=self._make_engine)
+            self.pool.failures = {s.name: str(exc) for s in specs}
             self.state = "failed"
             self.ready.set()
             return
-        for spec in specs:
-            try:
-                loaded = await asyncio.to_thread(self._load, spec)
-            except Exception as exc:  # keep serving the models that did load
-                logger.warning("Model %s failed to load: %s", spec.name, exc)
-                self.failures[spec.name] = str(exc)
-            else:
-                self.models[spec.name] = loaded
-                logger.info("Loaded %s on %s in %.2f s", spec.name, self.device, loaded.load_seconds)
-        for name, loaded in self.models.items():
-            if loaded.spec.kind == CAUSAL_LM:
-                self.engines[name] = self._make_engine(loaded)
-        self.state = "ready" if self.models or not specs else "failed"
+        self.pool = self.pool_class(device=self.device, make_engine=self._make_engine,
+                                    max_on_demand=settings.LLM_MAX_ON_DEMAND_MODELS)
+        await self.pool.load_shared(specs)
+        self.state = "ready" if self.pool.models or not specs else "failed"
         self.ready.set()
-        # Only now start taking shared requests, so no request waits on a load.
-        await self._serve(requests_channel())
+        # Only now take shared requests, so no request waits on a load.
+        await self._serve(client.requests_channel(), inline=False)
 
     def _resolve_device(self) -> str:
         from .ml.loading import resolve_device
 
         return resolve_device(self.device_setting)
 
-    def _load(self, spec):
-        from .ml.loading import load_model
-
-        return load_model(spec, device=self.device)
-
-    # --- dispatch ------------------------------------------------------------
-    async def _serve(self, channel: str):
+    # --- dispatcher -------------------------------------------------------------
+    async def _serve(self, channel: str, *, inline: bool):
+        """Take messages off `channel`. The worker's own channel (stops, pings) is
+        answered inline, at once; shared requests each run as a task, bounded."""
         while True:
             message = await self.layer.receive(channel)
             logger.debug("%s: %s", channel, message.get("type"))
-            handler = getattr(self, "handle_" + message.get("type", "").replace(".", "_"), None)
+            if inline:
+                await self._handle(message)
+                continue
+            await self._slots.acquire()
+            task = asyncio.create_task(self._handle(message, release=True), name=f"request-{message.get('type')}")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _handle(self, message: dict, release: bool = False):
+        try:
+            handler = getattr(self, "handle_" + str(message.get("type", "")).replace(".", "_"), None)
             if handler is None:
                 logger.warning("Unknown message type %r", message.get("type"))
-                continue
-            try:
-                await handler(message)
-            except Exception as exc:  # one bad request must not stop the worker
-                logger.exception("Error handling %s", message.get("type"))
-                await self.reply(message, {"type": "worker.error", "code": "internal", "message": str(exc)})
+                return
+            await handler(message)
+        except Exception:  # one bad request must not stop the worker
+            logger.exception("Error handling %s", message.get("type"))
+            if message.get("type") == "gen.start" and message.get("run_id") is not None:
+                await _db(run_fail, run_id=message["run_id"], code="internal")
+            await self.reply(message, client.worker_error("internal"))
+        finally:
+            if release:
+                self._slots.release()
 
     async def reply(self, request: dict, payload: dict):
         reply_to = request.get("reply_to")
         if reply_to:
-            payload.setdefault("request_id", request.get("request_id"))
-            await self.layer.send(reply_to, payload)
+            await self._send_quietly(reply_to, {**payload, "stream": request.get("stream")})
+
+    async def _send_quietly(self, channel, message):
+        # A consumer that has gone away must not stop the worker (the run still gets saved).
+        try:
+            await self.layer.send(channel, message)
+        except Exception:  # noqa: BLE001  (ChannelFull, or the layer closing)
+            logger.warning("Could not deliver %s to %s", message.get("type"), channel, exc_info=True)
 
     def status(self) -> dict:
         return {
-            "load": {name: engine.load() for name, engine in self.engines.items()},
+            "load": self.pool.load_report() if self.pool else {},
             "name": self.name,
             "state": self.state,
             "device": self.device,
             "uptime_seconds": round(time.time() - self.started_at, 1),
             "models": [m.describe() for m in self.models.values()],
-            "failed_models": self.failures,
+            "failed_models": self.pool.failures if self.pool else {},
+            "requests_in_flight": len(self._tasks),
         }
 
     async def handle_worker_ping(self, message):
-        await self.reply(message, {"type": "worker.pong", "worker": self.status()})
+        await self._send_quietly(message["reply_to"], {"type": "worker.pong", "worker": self.status()})
+
+    async def _model(self, name):
+        """A loaded model, loading an employee's fine-tune on first use; None if unknown."""
+        async def spec_for(model_name):
+            spec = await _db(model_spec_by_name, model_name)
+            if spec is None or spec.kind != CAUSAL_LM:
+                return None
+            return await asyncio.to_thread(local_spec, spec)  # a fine-tune: fetched from the object store
+
+        return await self.pool.get(str(name), spec_for)
 
     # --- generation ------------------------------------------------------------------
     def _make_engine(self, loaded):
-        from .ml.engine import BatchEngine, EngineConfig
+        from .ml.engine import BatchEngine, EngineConfig, batch_size_for
 
         loop = asyncio.get_running_loop()
 
-        def emit(request_id, event):  # called from the engine thread
-            loop.call_soon_threadsafe(self._on_event, request_id, event)
+        def emit(stream_id, event):  # called from the engine thread
+            loop.call_soon_threadsafe(self._on_event, stream_id, event)
 
+        max_tokens = settings.LLM_MAX_PROMPT_TOKENS + settings.LLM_MAX_NEW_TOKENS
         engine = BatchEngine(
             loaded.model, loaded.tokenizer, emit=emit,
-            config=EngineConfig(max_batch=settings.LLM_MAX_BATCH, max_waiting=settings.LLM_MAX_WAITING,
+            config=EngineConfig(max_batch=settings.LLM_MAX_BATCH or batch_size_for(loaded.model, max_tokens=max_tokens),
+                                max_waiting=settings.LLM_MAX_WAITING,
                                 max_prompt_tokens=settings.LLM_MAX_PROMPT_TOKENS,
                                 max_new_tokens=settings.LLM_MAX_NEW_TOKENS),
         )
         engine.start()
         return engine
 
-    async def _engine_for(self, name):
-        """The engine for a model, loading an employee's fine-tune on first use."""
-        if name in self.engines:
-            if name in self.on_demand:
-                self.on_demand.remove(name)
-                self.on_demand.append(name)
-            return self.engines[name]
-        spec = await _db(model_spec_by_name, name)
-        if spec is None or spec.kind != CAUSAL_LM:
-            return None
-        async with self._load_locks.setdefault(name, asyncio.Lock()):
-            if name not in self.engines:
-                self._evict_idle()
-                spec = await asyncio.to_thread(local_spec, spec)  # a fine-tune: fetched from the object store
-                loaded = await asyncio.to_thread(self._load, spec)
-                self.models[name] = loaded
-                self.engines[name] = self._make_engine(loaded)
-                self.on_demand.append(name)
-                logger.info("Loaded %s on demand in %.2f s", name, loaded.load_seconds)
-        return self.engines[name]
-
-    def _evict_idle(self):
-        """Keep at most LLM_MAX_ON_DEMAND_MODELS fine-tunes in memory; drop idle ones first."""
-        while len(self.on_demand) >= settings.LLM_MAX_ON_DEMAND_MODELS:
-            idle = [n for n in self.on_demand if self.engines[n].load()["active"] == 0 and self.engines[n].load()["waiting"] == 0]
-            if not idle:
-                return
-            name = idle[0]
-            self.on_demand.remove(name)
-            self.engines.pop(name).shutdown()
-            self.models.pop(name, None)
-
-    def _on_event(self, request_id, event):
-        stream = self.streams.get(request_id)
+    def _on_event(self, stream_id, event):
+        stream = self.streams.get(stream_id)
         if stream is not None:
             stream.events.put_nowait(event)
 
     async def handle_gen_start(self, message):
         from .ml.engine import EngineBusy, GenerationRequest
-        from .ml.prompts import PromptError, build_prompt
+        from .ml.prompts import PromptError, PromptTooLong, build_prompt
         from .ml.sampling import SamplingParams
+        from .ml.tokens import piece_text
 
-        request_id, run_id = message["request_id"], message.get("run_id")
-        try:
-            engine = await self._engine_for(message.get("model"))
-        except Exception as exc:  # noqa: BLE001  (weights missing or unreadable: tell the employee)
-            await self._fail(message, "model_not_available", str(exc))
+        stream_id, run_id = message["stream"], message["run_id"]
+        if time.time() > message.get("deadline", 0):
+            await self._fail(message, "expired", unclaimed_only=True)
             return
-        if engine is None:
-            await self._fail(message, "unknown_model", f"Model {message.get('model')!r} is not a language model loaded on this worker.")
+        try:
+            loaded = await self._model(message.get("model"))
+        except Exception:  # noqa: BLE001  (weights missing or unreadable: tell the employee)
+            logger.warning("Could not load %s", message.get("model"), exc_info=True)
+            await self._fail(message, "model_not_available", model=message.get("model"))
+            return
+        engine = self.engines.get(message.get("model"))
+        if loaded is None or engine is None:
+            await self._fail(message, "unknown_model", model=message.get("model"))
             return
         try:
             prompt_ids, stop_ids = build_prompt(engine.tokenizer, message["prompt"], message.get("mode", "completion"),
                                                 max_tokens=settings.LLM_MAX_PROMPT_TOKENS)
-        except PromptError as exc:
-            await self._fail(message, exc.code, _employee_text(exc, message.get("language")))
+        except PromptTooLong as exc:
+            await self._fail(message, exc.code, tokens=exc.tokens, limit=exc.limit)
             return
-        params = SamplingParams(**message["params"])
-        stream = _Stream(reply_to=message["reply_to"], run_id=run_id)
-        self.streams[request_id] = stream
+        except PromptError:
+            code = "no_chat_template" if message.get("mode") == "chat" else "empty_prompt"
+            await self._fail(message, code)
+            return
+        # A request that waited past its deadline was already failed by its consumer.
+        if time.time() > message["deadline"]:
+            await self._fail(message, "expired", unclaimed_only=True)
+            return
+        if not await _db(run_claim, run_id=run_id, worker_id=self.worker_id, worker=self.name, device=self.device):
+            return  # no longer RUNNING (the consumer gave up, or the employee left): nobody to serve
+        stream = _Stream(reply_to=message["reply_to"], run_id=run_id, model=message["model"])
+        self.streams[stream_id] = stream
         try:
-            engine.submit(GenerationRequest(request_id=request_id, prompt_ids=prompt_ids, params=params,
-                                            stop_ids=stop_ids))
+            engine.submit(GenerationRequest(request_id=stream_id, prompt_ids=prompt_ids,
+                                            params=SamplingParams(**message["params"]), stop_ids=stop_ids))
         except EngineBusy as exc:
-            del self.streams[request_id]
-            await self._fail(message, exc.code, _employee_text(exc, message.get("language")))
+            del self.streams[stream_id]
+            await self._fail(message, exc.code)
             return
-        from .ml.tokens import piece_text
-
-        await self.layer.send(stream.reply_to, {
-            "type": "gen.started", "request_id": request_id, "worker_channel": self.channel,
-            "worker": self.name, "prompt_tokens": [{"id": i, "text": piece_text(engine.tokenizer, i)} for i in prompt_ids],
+        await self._send_quietly(stream.reply_to, {
+            "type": "gen.started", "stream": stream_id, "worker_channel": self.channel, "worker": self.name,
+            "prompt_tokens": [{"id": i, "text": piece_text(engine.tokenizer, i)} for i in prompt_ids],
         })
-        asyncio.create_task(self._relay(request_id, stream), name=f"relay-{request_id}")
+        task = asyncio.create_task(self._relay(stream_id, stream), name=f"relay-{stream_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def handle_gen_stop(self, message):
-        for engine in self.engines.values():
-            engine.cancel(message["request_id"])
+        stream = self.streams.get(message.get("stream"))
+        if stream is not None and stream.model in self.engines:
+            self.engines[stream.model].cancel(message["stream"])
 
-    async def _relay(self, request_id: str, stream: _Stream):
+    async def _relay(self, stream_id: str, stream: _Stream):
         """Send a generation's events to its consumer, coalescing tokens that piled up
         while the previous send was in flight (a slow client never slows the batch)."""
         try:
@@ -294,112 +330,76 @@ class ModelWorker:
                 tokens = [e for e in batch if e["type"] == "token"]
                 stream.tokens.extend(tokens)
                 if tokens:
-                    await self._send_quietly(stream.reply_to, {"type": "gen.tokens", "request_id": request_id, "tokens": tokens})
+                    await self._send_quietly(stream.reply_to, {"type": "gen.tokens", "stream": stream_id, "tokens": tokens})
                 done = next((e for e in batch if e["type"] == "done"), None)
                 if done is not None:
-                    await self._finish(request_id, stream, done)
+                    await self._finish(stream_id, stream, done)
                     return
         finally:
-            self.streams.pop(request_id, None)
+            self.streams.pop(stream_id, None)
 
-    async def _finish(self, request_id: str, stream: _Stream, done: dict):
-        if stream.run_id is not None:
-            saved = [{k: t[k] for k in ("id", "text", "p", "p_sample", "top")} for t in stream.tokens]
-            await _db(run_finish,
-                run_id=stream.run_id, done=done, tokens=saved, worker=self.name, device=self.device)
-        await self._send_quietly(stream.reply_to, {**done, "type": "gen.done", "request_id": request_id})
+    async def _finish(self, stream_id: str, stream: _Stream, done: dict):
+        saved = [{k: t[k] for k in ("id", "text", "p", "p_sample", "top")} for t in stream.tokens]
+        if await _db(run_finish, run_id=stream.run_id, worker_id=self.worker_id, done=done, tokens=saved):
+            await self._send_quietly(stream.reply_to, {**done, "type": "gen.done", "stream": stream_id})
+        # Otherwise the run had been failed (its consumer said so already): that stays the truth.
 
-    async def _send_quietly(self, channel, message):
-        # A consumer that has gone away must not stop the relay (the run still gets saved).
-        try:
-            await self.layer.send(channel, message)
-        except Exception:  # noqa: BLE001  (ChannelFull, or the layer closing)
-            logger.warning("Could not deliver %s to %s", message.get("type"), channel, exc_info=True)
+    async def _fail(self, message, code, *, unclaimed_only=False, **params):
+        failed = await _db(run_fail, run_id=message["run_id"], code=code, unclaimed_only=unclaimed_only)
+        if failed:
+            await self.reply(message, client.worker_error(code, **params))
 
-    async def _fail(self, message, code, text):
-        if message.get("run_id") is not None:
-            await _db(run_fail, run_id=message["run_id"], code=code, message=text)
-        await self.reply(message, {"type": "worker.error", "code": code, "message": text})
-
-    # --- attention -----------------------------------------------------------------------
+    # --- attention and tokens ----------------------------------------------------------
     async def handle_attention(self, message):
         """Attention for a run or a text: one layer (or head) of the heatmap, or a bertviz view."""
-        from .ml.attention import AttentionCache
+        from .ml.attention import AttentionCache, AttentionRequestError
 
-        name = message.get("model")
-        if name not in self.models:
-            try:
-                await self._engine_for(name)
-            except Exception as exc:  # noqa: BLE001
-                await self.reply(message, {"type": "worker.error", "code": "model_not_available", "message": str(exc)})
-                return
-        loaded = self.models.get(name)
+        try:
+            loaded = await self._model(message.get("model"))
+        except Exception:  # noqa: BLE001
+            await self.reply(message, client.worker_error("model_not_available", model=message.get("model")))
+            return
         if loaded is None:
-            await self.reply(message, {"type": "worker.error", "code": "unknown_model",
-                                       "message": f"Model {name!r} is not loaded on this worker."})
+            await self.reply(message, client.worker_error("unknown_model", model=message.get("model")))
             return
         if self.attention_cache is None:
             self.attention_cache = AttentionCache(size=settings.LLM_ATTENTION_CACHE)
         try:
-            payload = await asyncio.to_thread(self._attention, loaded, message)
+            async with self._attention_slots:
+                payload = await asyncio.to_thread(self._attention, loaded, message)
         except AttentionRequestError as exc:
-            await self.reply(message, {"type": "worker.error", "code": exc.code, "message": str(exc)})
+            await self.reply(message, client.worker_error(exc.code, **exc.params))
             return
         await self.reply(message, {"type": "attention.result", **payload})
 
     def _attention(self, loaded, message) -> dict:
         from .ml import attention
-        from .ml.prompts import build_prompt
 
-        view = message.get("view", "layer")
-        cap = {"layer": settings.LLM_ATTENTION_MAX_TOKENS, "head": settings.LLM_BERTVIZ_HEAD_MAX_TOKENS,
-               "model": settings.LLM_BERTVIZ_MODEL_MAX_TOKENS}[view]
+        limits = attention.AttentionLimits(
+            max_tokens=settings.LLM_ATTENTION_MAX_TOKENS, head_view_tokens=settings.LLM_BERTVIZ_HEAD_MAX_TOKENS,
+            model_view_tokens=settings.LLM_BERTVIZ_MODEL_MAX_TOKENS, max_layers=settings.LLM_BERTVIZ_MAX_LAYERS)
         key = (loaded.spec.name, message["key"])
         maps = self.attention_cache.get(key)
         if maps is None:
-            tokenizer = loaded.tokenizer
-            if "run" in message:
-                run = message["run"]
-                ids, _ = build_prompt(tokenizer, run["prompt"], run["mode"], max_tokens=10**6)
-                ids = ids + run["generated"]
-            elif loaded.spec.kind == CAUSAL_LM:
-                ids = tokenizer(message["text"], add_special_tokens=False)["input_ids"]
-            else:
-                ids = tokenizer(message["text"])["input_ids"]  # [CLS] … [SEP], as the encoder was trained
-            if not ids:
-                raise AttentionRequestError("bad_request", "There is no text to look at.")
-            if len(ids) > settings.LLM_ATTENTION_MAX_TOKENS:
-                raise AttentionRequestError("too_long", f"This text is {len(ids)} tokens; attention views show at most "
-                                            f"{settings.LLM_ATTENTION_MAX_TOKENS}. Shorten it and try again.")
-            twin = self.twins.get(loaded.spec.name)
-            if twin is None:
-                twin = self.twins[loaded.spec.name] = attention.eager_twin(loaded.model)
-            maps = attention.compute(twin, tokenizer, ids)
+            ids = attention.source_ids(loaded.tokenizer, causal=loaded.spec.kind == CAUSAL_LM, limits=limits,
+                                       run=message.get("run"), text=message.get("text"))
+            maps = attention.compute(self.pool.twin(loaded), loaded.tokenizer, ids)
             self.attention_cache.put(key, maps)
-        layers, heads, length, _ = maps.shape
-        if length > cap:
-            raise AttentionRequestError("too_long", f"This text is {length} tokens; the {view} view shows at most {cap}. "
-                                        "Use the heatmap, or a shorter text.")
+        view = message.get("view", "layer")
+        include = attention.check_view(maps, view=view, limits=limits, layer=message.get("layer", 0),
+                                       head=message.get("head"), include_layers=message.get("include_layers"))
         if view == "layer":
-            layer, head = message.get("layer", 0), message.get("head")
-            if not isinstance(layer, int) or not 0 <= layer < layers:
-                raise AttentionRequestError("bad_layer", f"Layer must be between 0 and {layers - 1}.")
-            if head is not None and (not isinstance(head, int) or not 0 <= head < heads):
-                raise AttentionRequestError("bad_head", f"Head must be between 0 and {heads - 1}.")
-            return maps.payload(layer, head)
+            return maps.payload(include[0], message.get("head"))
         from .ml.bertviz_embed import render
 
-        include = [i for i in message.get("include_layers") or range(layers)][: settings.LLM_BERTVIZ_MAX_LAYERS]
-        if not include or any(not isinstance(i, int) or not 0 <= i < layers for i in include):
-            raise AttentionRequestError("bad_layer", f"Layers must be between 0 and {layers - 1}.")
+        layers = maps.shape[0]
         return {"view": view, "layers": layers, "include_layers": include,
                 **render(view, maps.as_float(list(range(layers))), maps.tokens, include, message["static_base"])}
 
     async def handle_tokenize(self, message):
         loaded = self.models.get(message.get("model"))
         if loaded is None:
-            await self.reply(message, {"type": "worker.error", "code": "unknown_model",
-                                       "message": f"Model {message.get('model')!r} is not loaded on this worker."})
+            await self.reply(message, client.worker_error("unknown_model", model=message.get("model")))
             return
         from .ml.tokens import tokenize
 
@@ -407,37 +407,15 @@ class ModelWorker:
         await self.reply(message, {"type": "tokenize.result", "model": loaded.spec.name, "tokens": tokens})
 
 
-class AttentionRequestError(ValueError):
-    def __init__(self, code, message):
-        super().__init__(message)
-        self.code = code
-
-
 @dataclass
 class _Stream:
     """A generation in flight: where to send its events, and what to save at the end."""
 
     reply_to: str
-    run_id: int | None
+    run_id: int
+    model: str
     events: asyncio.Queue = field(default_factory=asyncio.Queue)
     tokens: list = field(default_factory=list)
-
-
-async def ping_workers(*, timeout: float = 1.5, channel_layer=None) -> list[dict]:
-    """Ask every model worker for its status; collect replies until `timeout`."""
-    layer = channel_layer or get_channel_layer()
-    reply_to = await layer.new_channel()  # default prefix; see ModelWorker.run
-    await layer.group_send(WORKERS_GROUP, {"type": "worker.ping", "reply_to": reply_to})
-    replies: list[dict] = []
-    deadline = time.monotonic() + timeout
-    while (left := deadline - time.monotonic()) > 0:
-        try:
-            message = await asyncio.wait_for(layer.receive(reply_to), left)
-        except Exception:  # noqa: BLE001  (the timeout; redis-py reports a cancelled read as its own TimeoutError)
-            break
-        if message.get("type") == "worker.pong":
-            replies.append(message["worker"])
-    return replies
 
 
 async def _db(fn, /, *args, **kwargs):
@@ -451,19 +429,6 @@ async def _db(fn, /, *args, **kwargs):
             connection.close()
 
     return await sync_to_async(call, thread_sensitive=False)()
-
-
-async def ask_worker(message: dict, *, timeout: float = 30.0, channel_layer=None) -> dict:
-    """Send one request to the model workers and wait for its reply (request/response)."""
-    import uuid
-
-    layer = channel_layer or get_channel_layer()
-    reply_to = await layer.new_channel()
-    await layer.send(requests_channel(), {**message, "reply_to": reply_to, "request_id": uuid.uuid4().hex})
-    try:
-        return await asyncio.wait_for(layer.receive(reply_to), timeout)
-    except Exception:  # noqa: BLE001  (the timeout; redis-py reports a cancelled read as its own TimeoutError)
-        return {"type": "worker.error", "code": "no_worker", "message": "No model worker answered in time; try again shortly."}
 
 
 _embedded: ModelWorker | None = None

@@ -4,6 +4,7 @@ import uuid
 import pytest
 
 from playground.ml.loading import load_model
+from playground.ml.pool import ModelPool
 from playground.services import models_provision_defaults
 from playground.worker import ModelWorker
 
@@ -18,9 +19,15 @@ def cached_load(spec, device):
     return _loaded[key]
 
 
-class CachedModelWorker(ModelWorker):
-    def _load(self, spec):
+class CachedModelPool(ModelPool):
+    def load(self, spec):
         return cached_load(spec, self.device)
+
+
+class CachedModelWorker(ModelWorker):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.pool_class = CachedModelPool
 
 
 @pytest.fixture

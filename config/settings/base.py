@@ -225,7 +225,7 @@ LLM_WORKER_NAME = env_str("LLM_WORKER_NAME", "")
 LLM_MAX_PROMPT_TOKENS = env_int("LLM_MAX_PROMPT_TOKENS", 1024)
 LLM_MAX_NEW_TOKENS = env_int("LLM_MAX_NEW_TOKENS", 512)
 LLM_MAX_CONCURRENT_PER_USER = env_int("LLM_MAX_CONCURRENT_PER_USER", 2)
-LLM_MAX_BATCH = env_int("LLM_MAX_BATCH", 8)  # sequences per forward pass (raise on a GPU)
+LLM_MAX_BATCH = env_int("LLM_MAX_BATCH", 0)  # sequences per forward pass; 0 = follow the device (8 on CPU, 64+ on GPU)
 LLM_MAX_WAITING = env_int("LLM_MAX_WAITING", 16)  # queued beyond the batch before "busy"
 # Attention views: token caps (the heatmap scales further than bertviz) and cache size.
 LLM_ATTENTION_MAX_TOKENS = env_int("LLM_ATTENTION_MAX_TOKENS", 256)

@@ -92,3 +92,64 @@ class AttentionCache:
         self._items.move_to_end(key)
         while len(self._items) > self.size:
             self._items.popitem(last=False)
+
+
+# --- what a request may ask for ----------------------------------------------------------
+
+class AttentionRequestError(ValueError):
+    """A request the worker refuses; `code` and `params` go back to the web side."""
+
+    def __init__(self, code: str, **params):
+        super().__init__(code)
+        self.code, self.params = code, params
+
+
+@dataclass(frozen=True)
+class AttentionLimits:
+    max_tokens: int = 256  # any view; more is refused before the forward pass
+    head_view_tokens: int = 48  # bertviz head view
+    model_view_tokens: int = 32  # bertviz model view
+    max_layers: int = 4  # bertviz layers in one script
+
+    def cap(self, view: str) -> int:
+        return {"layer": self.max_tokens, "head": self.head_view_tokens, "model": self.model_view_tokens}[view]
+
+
+def source_ids(tokenizer, *, causal: bool, limits: AttentionLimits, run: dict | None = None,
+               text: str | None = None) -> list[int]:
+    """Token ids to look at: a saved run (prompt + generated) or a text."""
+    from .prompts import build_prompt
+
+    if run is not None:
+        ids, _ = build_prompt(tokenizer, run["prompt"], run["mode"], max_tokens=10**6)
+        ids = ids + list(run["generated"])
+    elif causal:
+        ids = tokenizer(text or "", add_special_tokens=False)["input_ids"]
+    else:
+        ids = tokenizer(text or "")["input_ids"]  # [CLS] … [SEP], as the encoder was trained
+    if not ids:
+        raise AttentionRequestError("no_text")
+    if len(ids) > limits.max_tokens:
+        raise AttentionRequestError("too_long", tokens=len(ids), limit=limits.max_tokens, view="heatmap")
+    return list(ids)
+
+
+def check_view(maps: AttentionMaps, *, view: str, limits: AttentionLimits, layer=0, head=None,
+               include_layers=None) -> list[int]:
+    """Refuse what `view` cannot show; returns the layers a bertviz view draws."""
+    if view not in ("layer", "head", "model"):
+        raise AttentionRequestError("bad_request")
+    layers, heads, length, _ = maps.shape
+    if length > limits.cap(view):
+        raise AttentionRequestError("too_long", tokens=length, limit=limits.cap(view),
+                                    view="heatmap" if view == "layer" else view)
+    if view == "layer":
+        if not isinstance(layer, int) or isinstance(layer, bool) or not 0 <= layer < layers:
+            raise AttentionRequestError("bad_layer", max=layers - 1)
+        if head is not None and (not isinstance(head, int) or isinstance(head, bool) or not 0 <= head < heads):
+            raise AttentionRequestError("bad_head", max=heads - 1)
+        return [layer]
+    include = list(include_layers or range(layers))[: limits.max_layers]
+    if not include or any(not isinstance(i, int) or not 0 <= i < layers for i in include):
+        raise AttentionRequestError("bad_layer", max=layers - 1)
+    return include

@@ -1,8 +1,8 @@
 """A batching generation engine for one causal LM: many requests share each forward pass.
 
 The engine runs in its own thread. Requests arrive in an inbox; at the top of every
-step the engine admits new ones (prefilling each alone, which yields its first
-token) and drops cancelled ones, then advances every active sequence by one token in
+step the engine drops cancelled ones and admits new ones (prefilling all that fit
+in one left-padded pass, which yields their first tokens), then advances every active sequence by one token in
 a single batched forward pass. So a request that arrives while others generate joins
 them at the next step, and a stop takes effect before the next step.
 
@@ -24,14 +24,32 @@ from typing import Any
 
 import torch
 
-from .sampling import SamplingParams, apply_repetition_penalty, choose, sampling_distribution
+from .sampling import BatchChoice, SamplingParams, choose_batch
 
 TOP_ALTERNATIVES = 5
+CPU_BATCH = 8  # on a CPU a bigger batch only makes every stream slower
+MIN_GPU_BATCH, MAX_GPU_BATCH = 64, 256
+
+
+def batch_size_for(model, *, max_tokens: int, memory_fraction: float = 0.5) -> int:
+    """How many sequences to decode together: 8 on a CPU; on a GPU as many as the free
+    memory holds key/value caches of `max_tokens` for (at least 64, at most 256)."""
+    device = next(model.parameters()).device
+    if device.type != "cuda":
+        return CPU_BATCH
+    config = model.config
+    heads = getattr(config, "num_key_value_heads", None) or config.num_attention_heads
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+    dtype_bytes = next(model.parameters()).element_size()
+    per_sequence = 2 * config.num_hidden_layers * heads * head_dim * dtype_bytes * max_tokens  # keys + values
+    free, _ = torch.cuda.mem_get_info(device)
+    fits = int(free * memory_fraction // max(per_sequence, 1))
+    return max(MIN_GPU_BATCH, min(MAX_GPU_BATCH, fits))
 
 
 @dataclass
 class EngineConfig:
-    max_batch: int = 8  # sequences decoded together; more wait in the queue
+    max_batch: int = CPU_BATCH  # sequences decoded together; more wait in the queue (see batch_size_for)
     max_waiting: int = 16  # beyond this, new requests are refused as "busy"
     max_prompt_tokens: int = 1024  # longer prompts are refused before any compute
     max_new_tokens: int = 512  # hard cap on any request's max_new_tokens
@@ -58,7 +76,11 @@ class _Sequence:
     generator: torch.Generator | None
     ids: list[int]  # prompt + generated
     generated: list[int] = field(default_factory=list)
-    text: str = ""  # decoded text of `generated` emitted so far
+    # Incremental decoding: text is decoded from a short window of recent tokens, not the
+    # whole output again. generated[prefix:read] was decoded last time; read is where new
+    # text starts.
+    prefix_offset: int = 0
+    read_offset: int = 0
     first_token_at: float | None = None
     prefill_seconds: float = 0.0
     compute_seconds: float = 0.0  # this sequence's share of forward-pass time
@@ -80,6 +102,8 @@ class BatchEngine:
         self._active: list[_Sequence] = []
         self._cache = None  # DynamicCache for self._active, left-padded
         self._mask: torch.Tensor | None = None  # (B, L) 1 = real position
+        self._seen: torch.Tensor | None = None  # (B, V) bool: tokens in each row's text (repetition penalty)
+        self._pieces: dict[int, str] = {}  # token id → its text alone (for the top-5)
         self._thread: threading.Thread | None = None
         self._stopping = False
         self.steps = 0
@@ -107,6 +131,10 @@ class BatchEngine:
         with self._lock:
             self._cancelled.add(request_id)
         self._inbox.put(("wake", request_id))
+
+    def idle(self) -> bool:
+        load = self.load()
+        return load["active"] == 0 and load["waiting"] == 0
 
     def load(self) -> dict:
         with self._lock:
@@ -153,55 +181,75 @@ class BatchEngine:
         self._retire_finished()
 
     def _admit(self):
-        while len(self._active) < self.config.max_batch:
-            with self._lock:
-                if not self._waiting:
-                    return
-                request = self._waiting.pop(0)
-            self._prefill(request)
+        """Prefill as many waiting requests as the batch has room for, in one pass."""
+        with self._lock:
+            room = self.config.max_batch - len(self._active)
+            requests, self._waiting = self._waiting[:room], self._waiting[room:]
+        if requests:
+            self._prefill(requests)
 
-    # --- prefill: one new sequence, alone --------------------------------------------
-    def _prefill(self, request: GenerationRequest):
-        generator = None
-        if request.params.seed is not None:
-            generator = torch.Generator(device="cpu").manual_seed(request.params.seed)
-        seq = _Sequence(request=request, generator=generator, ids=list(request.prompt_ids))
+    # --- prefill: the new sequences together, left-padded ---------------------------
+    def _prefill(self, requests: list[GenerationRequest]):
+        seqs = []
+        for request in requests:
+            generator = None
+            if request.params.seed is not None:
+                generator = torch.Generator(device="cpu").manual_seed(request.params.seed)
+            seqs.append(_Sequence(request=request, generator=generator, ids=list(request.prompt_ids)))
         started = time.perf_counter()
-        input_ids = torch.tensor([request.prompt_ids], device=self.device)  # (1, P)
-        out = self.model(input_ids=input_ids, use_cache=True)
-        logits = out.logits[0, -1].float()  # (V,)
-        seq.prefill_seconds = time.perf_counter() - started
-        seq.compute_seconds += seq.prefill_seconds
-        self._merge(seq, out.cache)
-        self._emit_token(seq, logits)
+        length = max(len(r.prompt_ids) for r in requests)
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        input_ids = torch.tensor([[pad] * (length - len(r.prompt_ids)) + list(r.prompt_ids) for r in requests],
+                                 device=self.device)  # (k, P)
+        mask = torch.tensor([[0] * (length - len(r.prompt_ids)) + [1] * len(r.prompt_ids) for r in requests],
+                            dtype=torch.long, device=self.device)  # (k, P)
+        positions = (mask.cumsum(dim=1) - 1).clamp(min=0)  # (k, P) padding not counted
+        out = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True)
+        cache = out.cache
+        if not bool(mask.all()):
+            # Padded positions must hold zeros, not whatever the pad token computed.
+            keep = mask.bool()[:, None, :, None]  # (k, 1, P, 1)
+            for layer in cache.layers:
+                layer.keys = layer.keys.masked_fill(~keep, 0.0)
+                layer.values = layer.values.masked_fill(~keep, 0.0)
+        logits = out.logits[:, -1].float()  # (k, V)
+        seen = torch.zeros(len(requests), logits.shape[-1], dtype=torch.bool, device=self.device)
+        seen.scatter_(1, input_ids, mask.bool())  # the prompt's own tokens (padding excluded)
+        choice = choose_batch(logits, [r.params for r in requests], [q.generator for q in seqs], seen,
+                              TOP_ALTERNATIVES)
+        elapsed = time.perf_counter() - started
+        self._merge(seqs, cache, mask, seen)
+        self._seen[torch.arange(len(self._active) - len(seqs), len(self._active), device=self.device),
+                   torch.tensor(choice.tokens, device=self.device)] = True
+        for row, seq in enumerate(seqs):
+            seq.prefill_seconds = elapsed
+            seq.compute_seconds += elapsed / len(seqs)
+            self._emit_token(seq, choice, row)
         self._retire_finished()
 
-    def _merge(self, seq: _Sequence, cache):
-        """Add a prefilled sequence to the batch, left-padding caches to one length."""
+    def _merge(self, seqs: list[_Sequence], cache, mask: torch.Tensor, seen: torch.Tensor):
+        """Add prefilled sequences to the batch, left-padding caches to one length."""
         from transformers import DynamicCache
 
-        new_len = len(seq.ids)
         if not self._active:
-            self._active = [seq]
-            self._cache = cache
-            self._mask = torch.ones(1, new_len, dtype=torch.long, device=self.device)
+            self._active, self._cache, self._mask, self._seen = list(seqs), cache, mask, seen
             return
-        old_len = self._mask.shape[1]
+        old_len, new_len = self._mask.shape[1], mask.shape[1]
         length = max(old_len, new_len)
         layers = []
         for old_layer, new_layer in zip(self._cache.layers, cache.layers, strict=True):
             pair = []
             for old, new in ((old_layer.keys, new_layer.keys), (old_layer.values, new_layer.values)):
                 old = _left_pad(old, length - old_len)  # (B, kv_heads, L, d)
-                new = _left_pad(new, length - new_len)  # (1, kv_heads, L, d)
+                new = _left_pad(new, length - new_len)  # (k, kv_heads, L, d)
                 pair.append(torch.cat([old, new], dim=0))
             layers.append(tuple(pair))
         self._cache = DynamicCache(ddp_cache_data=layers, config=self.model.config)
         old_mask = torch.nn.functional.pad(self._mask, (length - old_len, 0))
-        new_mask = torch.nn.functional.pad(torch.ones(1, new_len, dtype=torch.long, device=self.device),
-                                           (length - new_len, 0))
-        self._mask = torch.cat([old_mask, new_mask], dim=0)  # (B+1, L)
-        self._active.append(seq)
+        new_mask = torch.nn.functional.pad(mask, (length - new_len, 0))
+        self._mask = torch.cat([old_mask, new_mask], dim=0)  # (B+k, L)
+        self._seen = torch.cat([self._seen, seen], dim=0)  # (B+k, V)
+        self._active.extend(seqs)
 
     # --- decode: every active sequence advances one token ---------------------------
     def _step(self):
@@ -215,54 +263,60 @@ class BatchEngine:
                          cache=self._cache, use_cache=True)
         self._cache = out.cache
         logits = out.logits[:, -1].float()  # (B, V)
+        # The whole batch is sampled at once, with one copy of the results to the CPU.
+        choice = choose_batch(logits, [s.request.params for s in self._active],
+                              [s.generator for s in self._active], self._seen, TOP_ALTERNATIVES)
         share = (time.perf_counter() - started) / batch
         self.steps += 1
-        for seq, row in zip(self._active, logits, strict=True):
+        for row, seq in enumerate(self._active):
             seq.compute_seconds += share
-            self._emit_token(seq, row)
+            self._emit_token(seq, choice, row)
+        self._seen[torch.arange(batch, device=self.device),
+                   torch.tensor(choice.tokens, device=self.device)] = True
         self._retire_finished()
 
-    def _emit_token(self, seq: _Sequence, logits: torch.Tensor):
-        """Choose the next token for one sequence and emit it with its probabilities."""
-        params = seq.request.params
-        model_probs = torch.softmax(logits, dim=-1)  # the model's own distribution
-        penalised = apply_repetition_penalty(logits, torch.tensor(seq.ids, device=logits.device),
-                                             params.repetition_penalty)
-        sample_probs = sampling_distribution(penalised, params)
-        token = choose(sample_probs, params, seq.generator)
+    def _emit_token(self, seq: _Sequence, choice: BatchChoice, row: int):
+        """Emit row `row` of a step's choice as one sequence's next token."""
+        token = choice.tokens[row]
         now = time.perf_counter()
         if seq.first_token_at is None:
             seq.first_token_at = now
         seq.ids.append(token)
         seq.generated.append(token)
-        top = torch.topk(model_probs, TOP_ALTERNATIVES)
         event = {
             "type": "token",
             "index": len(seq.generated) - 1,
             "id": token,
             "text": self._new_text(seq),
-            "p": float(model_probs[token]),
-            "p_sample": float(sample_probs[token]),
-            "top": [
-                {"id": int(i), "text": self.tokenizer.decode([int(i)]), "p": float(p)}
-                for p, i in zip(top.values.tolist(), top.indices.tolist(), strict=True)
-            ],
+            "p": choice.p[row],
+            "p_sample": choice.p_sample[row],
+            "top": [{"id": i, "text": self._piece(i), "p": p}
+                    for i, p in zip(choice.top_ids[row], choice.top_p[row], strict=True)],
         }
         self.emit(seq.request.request_id, event)
+        params = seq.request.params
         if token in seq.request.stop_ids:
             seq.finish_reason = "stop_token"
         elif len(seq.generated) >= min(params.max_new_tokens, self.config.max_new_tokens):
             seq.finish_reason = "length"
 
+    def _piece(self, token_id: int) -> str:
+        text = self._pieces.get(token_id)
+        if text is None:
+            text = self._pieces[token_id] = self.tokenizer.decode([token_id])
+        return text
+
     def _new_text(self, seq: _Sequence) -> str:
-        """The text this token adds. Bytes of a multi-byte character that is still
-        incomplete are held back (decode gives U+FFFD) until the character is whole."""
-        text = self.tokenizer.decode(seq.generated, skip_special_tokens=True)
-        if text.endswith("\ufffd"):
+        """The text this token adds, decoded from a window of recent tokens. Bytes of a
+        multi-byte character that is still incomplete are held back (decode gives
+        U+FFFD) until the character is whole."""
+        window = seq.generated[seq.prefix_offset:]
+        before = self.tokenizer.decode(window[: seq.read_offset - seq.prefix_offset], skip_special_tokens=True)
+        text = self.tokenizer.decode(window, skip_special_tokens=True)
+        if len(text) <= len(before) or text.endswith("\ufffd"):
             return ""
-        added = text[len(seq.text):] if text.startswith(seq.text) else text
-        seq.text = text
-        return added
+        seq.prefix_offset, seq.read_offset = seq.read_offset, len(seq.generated)
+        return text[len(before):]
 
     def _retire_finished(self):
         keep = [i for i, s in enumerate(self._active) if s.finish_reason is None]
@@ -272,11 +326,12 @@ class BatchEngine:
             if seq.finish_reason is not None:
                 self.emit(seq.request.request_id, self._done_event(seq))
         if not keep:
-            self._active, self._cache, self._mask = [], None, None
+            self._active, self._cache, self._mask, self._seen = [], None, None, None
             return
         index = torch.tensor(keep, device=self.device)
         self._active = [self._active[i] for i in keep]
         self._mask = self._mask[index]
+        self._seen = self._seen[index]
         # Trim columns that are padding for every remaining row.
         pad = int((self._mask.cumsum(dim=1) == 0).sum(dim=1).min())
         self._mask = self._mask[:, pad:]

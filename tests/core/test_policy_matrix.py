@@ -160,11 +160,6 @@ SOCKET_RULES = {
     "tokenize": door({EMP_A}, "unknown_model"),
     "stop": {who: "not_running" for who in EVERYONE},  # only ever your own generation on your own socket
 }
-# Cells the code does not honour yet, each with its reason; the test fails when one starts
-# to match, so the list can only shrink.
-KNOWN_GAPS = {("tokenize", who): "playground/consumers.py's on_tokenize does not ask selectors.model_usable_by "
-              "yet (the consumer belongs to issue 10)" for who in EVERYONE - {EMP_A}}
-
 
 def routes() -> list[tuple[str, str]]:
     """(pattern, name) of every URL the resolver knows."""
@@ -324,7 +319,7 @@ async def test_socket_matrix(capsys, settings):
     handled = set(re.findall(r'"(\w+)": self\.on_\w+', source))
     assert handled == set(SOCKET_RULES), f"socket message types without a rule: {handled ^ set(SOCKET_RULES)}"
     world = await sync_to_async(_socket_world)()
-    cells, differing, gaps = 0, [], []
+    cells, differing = 0, []
     for who in WHO:
         headers = [(b"origin", b"http://localhost:8000"), (b"host", b"localhost:8000")]
         if who != ANON:
@@ -346,15 +341,11 @@ async def test_socket_matrix(capsys, settings):
                 got = reply.get("code", "ok") if reply["type"] == "error" else "ok"
             cells += 1
             expected = SOCKET_RULES[kind][who]
-            if (kind, who) in KNOWN_GAPS:
-                (gaps if got != expected else differing).append(
-                    (kind, who, expected, got if got != expected else "matches now: remove it from KNOWN_GAPS"))
-            elif got != expected:
+            if got != expected:
                 differing.append((kind, who, expected, got))
         await comm.disconnect()
     with capsys.disabled():
-        print(f"\naccess matrix (socket): {cells} cells, {len(differing)} differing, "
-              f"{len(gaps)} known gaps ({next(iter(KNOWN_GAPS.values()))})")
+        print(f"\naccess matrix (socket): {cells} cells, {len(differing)} differing")
     assert not differing, differing
 
 

@@ -1,9 +1,11 @@
 """Talking to the playground socket in tests: a logged-in cookie, a connection through
 the full ASGI stack (origin check and session auth included), and the events that come back."""
 
+import pytest
 import torch
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.db import connection
 from django.test import Client
 
 from accounts.models import Role
@@ -62,3 +64,11 @@ def greedy_reference(loaded, prompt, n):
         out = loaded.model.generate(torch.tensor([ids]), max_new_tokens=n, do_sample=False,
                                     repetition_penalty=1.0, eos_token_id=None)
     return ids, out[0, len(ids):].tolist()
+
+
+@pytest.fixture
+async def close_orm_thread():
+    """Close the connection of the thread the test's own async ORM calls ran in (left
+    open, it keeps PostgreSQL from dropping the test database at the end)."""
+    yield
+    await sync_to_async(lambda: connection.close())()

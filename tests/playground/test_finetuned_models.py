@@ -50,7 +50,7 @@ async def test_owner_streams_their_adapter_and_nobody_else_can(model_worker, tmp
     assert got == expected.tolist()[: len(got)]
     _, base_ids = greedy_reference(base, PROMPT, 8)
     assert got != base_ids[: len(got)], "the adapter should change the output"
-    assert "my-lora" in model_worker.on_demand
+    assert "my-lora" in model_worker.pool.on_demand
     await comm.disconnect()
 
     other_cookie, _ = await login_cookie(await sync_to_async(make_user)(Role.EMPLOYEE))

@@ -46,8 +46,6 @@ async def test_start_with_someone_elses_fine_tune_is_refused():
     await comm.disconnect()
 
 
-@pytest.mark.xfail(strict=True, reason="needs the consumer's on_tokenize to ask selectors.model_usable_by "
-                                       "(playground/consumers.py belongs to issue 10; see the report of issue 11)")
 async def test_tokenize_with_someone_elses_fine_tune_is_refused(settings):
     settings.LLM_REQUESTS_CHANNEL = f"llm.requests.{uuid.uuid4().hex[:8]}"  # no worker must ever see it
     cookie, tune = await setup()

@@ -104,6 +104,8 @@ def _texts() -> dict:
         "unknown_model": _("There is no model %(model)r you can use."),
         "model_not_available": _("Model %(model)r is not available on the model worker: its weights cannot be read. "
                                  "An admin can fix its registry entry (Admin → Curation → Models)."),
+        "model_changed": _("Model %(model)r cannot be used: its stored files do not match their sha256 checksums "
+                           "(changed or damaged since training). Train it again, or ask an admin to remove it."),
         "no_worker": _("No model worker answered; the model may still be loading. Try again shortly."),
         "worker_lost": _("The model worker stopped while generating; the tokens so far are saved. Try again."),
         "expired": _("The request waited too long for a model worker; try again."),

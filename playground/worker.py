@@ -38,7 +38,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connection
 
-from training.artifacts import local_spec
+from training.artifacts import ArtifactChanged, local_spec
 
 from . import client
 from .ml.provision import CAUSAL_LM
@@ -273,6 +273,10 @@ class ModelWorker:
             return
         try:
             loaded = await self._model(message.get("model"))
+        except ArtifactChanged:
+            logger.warning("Refused %s: its stored files changed since training", message.get("model"), exc_info=True)
+            await self._fail(message, "model_changed", model=message.get("model"))
+            return
         except Exception:  # noqa: BLE001  (weights missing or unreadable: tell the employee)
             logger.warning("Could not load %s", message.get("model"), exc_info=True)
             await self._fail(message, "model_not_available", model=message.get("model"))

@@ -73,13 +73,18 @@ def celery_worker(django_db_setup, django_db_blocker):
     log.close()
 
 
-def health(url: str) -> dict:
+def health(url: str, *, admin_session: str | None = None) -> dict:
+    """The public /healthz (states and counts), or with an admin's session id the detailed
+    /health/ report, which names each worker."""
     import json
     import urllib.error
     import urllib.request
 
+    request = urllib.request.Request(url + ("/health/" if admin_session else "/healthz"))  # noqa: S310
+    if admin_session:
+        request.add_header("Cookie", f"sessionid={admin_session}")
     try:
-        with urllib.request.urlopen(url + "/healthz", timeout=5) as r:  # noqa: S310  (our own local server)
+        with urllib.request.urlopen(request, timeout=5) as r:  # noqa: S310  (our own local server)
             return json.load(r)
     except urllib.error.HTTPError as exc:  # 503 still carries the report
         return json.load(exc)

@@ -39,6 +39,10 @@ class ArtifactError(OSError):
     """The store lacks the artifact, or what it holds does not match the reference."""
 
 
+class ArtifactChanged(ArtifactError):
+    """What the store holds is not what was trained: a sha256 does not match."""
+
+
 def is_artifact(ref: str) -> bool:
     return ref.startswith(PREFIX)
 
@@ -101,7 +105,7 @@ def _manifest(storage: Storage, folder: str, digest: str) -> tuple[bytes, dict]:
     except FileNotFoundError as exc:
         raise ArtifactError(f"the object store has no {folder}/{MANIFEST}") from exc
     if hashlib.sha256(raw).hexdigest() != digest:
-        raise ArtifactError(f"{folder}/{MANIFEST} does not match its recorded sha256")
+        raise ArtifactChanged(f"{folder}/{MANIFEST} does not match its recorded sha256")
     files = json.loads(raw)["files"]
     for rel in files:
         parts = PurePosixPath(rel).parts
@@ -144,7 +148,7 @@ def ensure_local_model(ref: str, *, cache_dir: Path | None = None, storage: Stor
             except FileNotFoundError as exc:
                 raise ArtifactError(f"the object store has no {folder}/{rel}") from exc
             if h.hexdigest() != meta["sha256"]:
-                raise ArtifactError(f"{folder}/{rel} does not match its sha256 in the manifest")
+                raise ArtifactChanged(f"{folder}/{rel} does not match its sha256 in the manifest")
         (partial / MANIFEST).write_bytes(raw)
         try:
             partial.rename(final)

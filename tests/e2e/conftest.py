@@ -50,6 +50,8 @@ class PageWatch:
                 self.foreign.append(request.url)
 
         page.on("request", on_request)
+        # The console says only "status of 400"; name the URL so a failure can be traced.
+        page.on("response", lambda r: r.status >= 400 and self.errors.append(f"{r.status} {r.request.method} {r.url}"))
 
 
 @pytest.fixture

@@ -160,7 +160,7 @@ async def test_a_model_worker_refuses_a_stored_fine_tune_that_was_changed(s3_sto
     await comm.send_json_to({"type": "start", "model": "changed-lora", "mode": "completion", "prompt": "Hi",
                              "params": {"max_new_tokens": 2}})
     _, tokens, error = await collect(comm, timeout=60)
-    assert error["type"] == "error" and error["code"] == "model_not_available" and not tokens, error
+    assert error["type"] == "error" and error["code"] == "model_changed" and not tokens, error
     assert "sha256" in error["message"] and "changed-lora" not in model_worker.engines
     assert list((tmp_path / "cache").iterdir()) == []
     await comm.disconnect()

@@ -22,8 +22,10 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
+from accounts.models import Role
 from dashboards.models import ExportJob, ExportStatus
 from tests.dashboards.factories import attempt, make_course, team_with
+from tests.factories import make_user
 from tests.processes import ROOT, child_env, free_port, health, stop
 from tests.training.conftest import wait_final, wait_for
 from training import services
@@ -117,9 +119,12 @@ def two_hosts(object_store, registered_models, tmp_path):
     ]
     url = f"http://127.0.0.1:{port}"
 
+    admin = Client()
+    admin.force_login(make_user(Role.ADMIN))  # the public /healthz names no workers
+
     def ready():
         assert all(p.poll() is None for p in procs), f"a host process exited; see the logs in {tmp_path}"
-        report = health(url)
+        report = health(url, admin_session=admin.cookies["sessionid"].value)
         workers = report.get("model_workers", {}).get("workers", [])
         return (celery_name in report.get("celery", {}).get("workers", [])
                 and any(w["name"] == model_worker_name and w["state"] == "ready" for w in workers))

@@ -184,7 +184,7 @@ def run_fail(*, run_id: int, code: str, message: str = "", unclaimed_only: bool 
     failed = bool(runs.update(status=RunStatus.ERROR, finish_reason=code, error=message, finished_at=timezone.now()))
     if tokens:
         # Also when a sweep failed it a moment earlier: the tokens are still worth keeping.
-        PlaygroundRun.objects.filter(pk=run_id, status=RunStatus.ERROR, completion_tokens=0).update(
+        PlaygroundRun.objects.filter(pk=run_id, status=RunStatus.ERROR, completion_tokens__lt=len(tokens)).update(
             tokens=tokens, output="".join(t["text"] for t in tokens), completion_tokens=len(tokens))
     return failed
 
@@ -194,6 +194,14 @@ def run_cancel_unclaimed(*, run_id: int) -> bool:
     will claim it."""
     return bool(PlaygroundRun.objects.filter(pk=run_id, status=RunStatus.RUNNING, worker_id="").update(
         status=RunStatus.STOPPED, finish_reason="stopped", finished_at=timezone.now()))
+
+
+def run_checkpoint(*, run_id: int, tokens: list[dict]) -> bool:
+    """Save what has streamed so far while the run is still RUNNING, so that a process
+    killed mid-stream (the web process, the worker, or both in the embedded default)
+    loses at most the last checkpoint's worth of tokens."""
+    return bool(PlaygroundRun.objects.filter(pk=run_id, status=RunStatus.RUNNING).update(
+        tokens=tokens, output="".join(t["text"] for t in tokens), completion_tokens=len(tokens)))
 
 
 def run_check_alive(*, run_id: int) -> tuple[str, str]:

@@ -43,13 +43,16 @@ from training.artifacts import ArtifactChanged, local_spec
 from . import client
 from .ml.provision import CAUSAL_LM
 from .selectors import model_spec_by_name, model_specs_enabled
-from .services import run_claim, run_fail, run_finish, runs_fail_orphaned, worker_beat, worker_gone
+from .services import run_checkpoint, run_claim, run_fail, run_finish, runs_fail_orphaned, worker_beat, worker_gone
 
 logger = logging.getLogger(__name__)
 
 # One channel-layer message carries at most this many coalesced token events
 # (channels_redis caps a message near 1 MB; a token event is ~300 bytes).
 MAX_TOKENS_PER_MESSAGE = 256
+# How often a stream's tokens so far are saved while it runs (a process killed with
+# kill -9 loses at most this much of a run).
+CHECKPOINT_SECONDS = 1.0
 # Requests handled at once (each a task); more wait on the channel, not in memory.
 MAX_CONCURRENT_REQUESTS = 32
 # Attention passes at once: each is a full forward pass on the device.
@@ -335,6 +338,7 @@ class ModelWorker:
                 stream.tokens.extend(tokens)
                 if tokens:
                     await self._send_quietly(stream.reply_to, {"type": "gen.tokens", "stream": stream_id, "tokens": tokens})
+                    self._checkpoint(stream)
                 done = next((e for e in batch if e["type"] == "done"), None)
                 if done is not None:
                     await self._finish(stream_id, stream, done)
@@ -342,8 +346,17 @@ class ModelWorker:
         finally:
             self.streams.pop(stream_id, None)
 
+    def _checkpoint(self, stream: _Stream):
+        """Now and then, save the tokens so far in the background (one write in flight per
+        stream; a checkpoint that lands after the run finished changes nothing)."""
+        now = time.monotonic()
+        if now - stream.checkpoint_at < CHECKPOINT_SECONDS or (stream.checkpoint and not stream.checkpoint.done()):
+            return
+        stream.checkpoint_at = now
+        stream.checkpoint = asyncio.create_task(_db(run_checkpoint, run_id=stream.run_id, tokens=_saved(stream.tokens)))
+
     async def _finish(self, stream_id: str, stream: _Stream, done: dict):
-        saved = [{k: t[k] for k in ("id", "text", "p", "p_sample", "top")} for t in stream.tokens]
+        saved = _saved(stream.tokens)
         if await _db(run_finish, run_id=stream.run_id, worker_id=self.worker_id, done=done, tokens=saved):
             await self._send_quietly(stream.reply_to, {**done, "type": "gen.done", "stream": stream_id})
         # Otherwise the run had been failed (its consumer said so already): that stays the truth.
@@ -420,6 +433,13 @@ class _Stream:
     model: str
     events: asyncio.Queue = field(default_factory=asyncio.Queue)
     tokens: list = field(default_factory=list)
+    checkpoint_at: float = 0.0  # monotonic time of the last checkpoint
+    checkpoint: asyncio.Task | None = None
+
+
+def _saved(tokens: list[dict]) -> list[dict]:
+    """A token event as the run row keeps it."""
+    return [{k: t[k] for k in ("id", "text", "p", "p_sample", "top")} for t in tokens]
 
 
 async def _db(fn, /, *args, **kwargs):

@@ -229,3 +229,32 @@ async def test_errors_come_in_the_language_the_page_chose(model_worker, settings
     error = await comm.receive_json_from(timeout=30)
     assert (error["type"], error["code"], error["message"]) == ("error", code, chinese)
     await comm.disconnect()
+
+
+async def test_a_running_stream_is_saved_as_it_goes(model_worker):
+    """A process killed mid-stream must not lose what had streamed: while the run is still
+    RUNNING, its row already holds the tokens up to the last checkpoint."""
+    from asgiref.sync import sync_to_async
+
+    from playground import worker
+
+    cookie, user = await login_cookie()
+    comm = await connect(cookie)
+    await start(comm, max_new_tokens=200, temperature=0.7, seed=3, prompt="Once upon a time, in a city of robots,")
+    streamed = 0
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 60
+    row = None
+    while loop.time() < deadline:
+        event = await comm.receive_json_from(timeout=60)
+        assert event["type"] in ("started", "token"), event
+        streamed += event["type"] == "token"
+        row = await sync_to_async(PlaygroundRun.objects.filter(user=user).values("status", "completion_tokens",
+                                                                                   "output").get)()
+        if row["completion_tokens"] >= 3:
+            break
+    assert row["status"] == RunStatus.RUNNING and 3 <= row["completion_tokens"] <= streamed, row
+    assert row["output"], "the checkpoint keeps the text too"
+    assert worker.CHECKPOINT_SECONDS <= 2
+    await comm.send_json_to({"type": "stop"})
+    await comm.disconnect()

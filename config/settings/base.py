@@ -173,7 +173,7 @@ else:
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "llm-academy"},
     "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "llm-academy-local",
-              "OPTIONS": {"MAX_ENTRIES": 2000}},
+              "OPTIONS": {"MAX_ENTRIES": 1000}},
 }
 CACHES["template_fragments"] = CACHES["local"]
 if REDIS_URL:

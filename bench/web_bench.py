@@ -1,12 +1,14 @@
 """The web tier under load, production configuration: the lesson page against a trivial
-view on the same server, with N concurrent keep-alive clients, in one run.
+view on the same server, with N concurrent keep-alive clients, in one run. The two pages
+alternate in rounds (trivial, lesson, lesson, trivial, ...), so that both see the same
+background load on a shared machine.
 
 Production settings (config.settings.production, plus the trivial view: bench/web_settings.py)
 on PostgreSQL and Redis, static files collected into the manifest, the server started as
 DEPLOY.md says (uvicorn --workers, DB_POOL_MAX_SIZE=8). Each client is a closed loop: it sends its next
 request when the last answer arrived, so latency = clients / throughput.
 
-    .venv/bin/python bench/web_bench.py [--clients 20] [--seconds 15] [--workers 2]
+    .venv/bin/python bench/web_bench.py [--clients 20] [--seconds 15] [--rounds 3] [--workers 2]
 
 DATABASE_URL (default postgres://postgres@127.0.0.1:5432/llm_academy_bench, created
 if missing) and REDIS_URL (default redis://127.0.0.1:6379/15) pick the services.
@@ -112,10 +114,15 @@ async def load(port: int, path: str, cookie: str, clients: int, seconds: float) 
 
     started = time.monotonic()
     await asyncio.gather(*(client() for _ in range(clients)))
-    elapsed = time.monotonic() - started
+    return summary([(latencies, time.monotonic() - started, errors)])
+
+
+def summary(parts: list[tuple[list[float], float, int]]) -> dict:
+    """Throughput and percentiles over several load windows (latencies, seconds, errors)."""
+    latencies = [x for part in parts for x in part[0]]
     q = statistics.quantiles(latencies, n=100)
-    return {"rps": len(latencies) / elapsed, "p50": q[49] * 1000, "p95": q[94] * 1000, "p99": q[98] * 1000,
-            "n": len(latencies), "errors": errors}
+    return {"rps": len(latencies) / sum(p[1] for p in parts), "p50": q[49] * 1000, "p95": q[94] * 1000,
+            "p99": q[98] * 1000, "n": len(latencies), "errors": sum(p[2] for p in parts), "parts": parts}
 
 
 async def overlap(port: int, cookie: str, n: int = 8) -> float:
@@ -135,7 +142,10 @@ async def overlap(port: int, cookie: str, n: int = 8) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=20)
-    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--seconds", type=float, default=15, help="per page, over all rounds")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="alternate the two pages in this many windows each, so that both see the "
+                             "same background load on a shared machine")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="uvicorn processes (WEB_CONCURRENCY)")
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
@@ -167,11 +177,16 @@ def main() -> int:
         took = asyncio.run(overlap(port, cookie))
         print(f"8 concurrent sync views that sleep 0.2 s: all answered in {took * 1000:.0f} ms "
               f"on {args.workers} processes")
-        results = {}
-        for name, path in (("trivial view", TRIVIAL), ("lesson page", LESSON)):
-            results[name] = r = asyncio.run(load(port, path, cookie, args.clients, args.seconds))
+        pages = {"trivial view": TRIVIAL, "lesson page": LESSON}
+        windows: dict[str, list] = {name: [] for name in pages}
+        for round_ in range(args.rounds):
+            for name in (list(pages) if round_ % 2 == 0 else list(pages)[::-1]):
+                windows[name] += asyncio.run(load(port, pages[name], cookie, args.clients,
+                                                  args.seconds / args.rounds))["parts"]
+        results = {name: summary(parts) for name, parts in windows.items()}
+        for name, r in results.items():
             print(f"{name}, production: {r['rps']:.1f} requests/s, p50 {r['p50']:.0f} ms, p95 {r['p95']:.0f} ms, "
-                  f"p99 {r['p99']:.0f} ms ({r['n']} requests, {r['errors']} not 200)")
+                  f"p99 {r['p99']:.0f} ms ({r['n']} requests in {args.rounds} windows, {r['errors']} not 200)")
     finally:
         server.terminate()
         server.wait(30)

@@ -1,4 +1,7 @@
-from django.urls import reverse
+from functools import cache
+
+from django.conf import settings
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Role
@@ -17,6 +20,11 @@ NAV = [
 ]
 
 
+@cache
+def _nav_url(name: str, script_prefix: str, urlconf: str) -> str:
+    return reverse(name)  # the same every request: reversed once per process, not on every page
+
+
 def navigation(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
@@ -25,6 +33,6 @@ def navigation(request):
     items = []
     for name, label, role in NAV:
         if has_role(user, role):
-            url = reverse(name)
+            url = _nav_url(name, get_script_prefix(), get_urlconf() or settings.ROOT_URLCONF)
             items.append({"url": url, "label": label, "active": path.startswith(url)})
     return {"nav_items": items}

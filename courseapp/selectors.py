@@ -3,10 +3,17 @@ course's size: one per table, never one per lesson."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
+from datetime import UTC
+from functools import cached_property
 
-from django.db.models import Count, Max, Q, Sum
+from django.core.cache import caches
+from django.db import connection
+from django.db.models import Count, Q, Sum
 from django.http import Http404
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from accounts.models import Role
 from core.permissions import has_role
@@ -39,6 +46,51 @@ def course_get(*, slug: str, user) -> Course:
     if course is None or not (course.published or can_preview(user)):
         raise Http404
     return course
+
+
+# Course content (modules, lessons, quizzes: the same for every user) comes from Django's
+# cache, keyed by the course's id and updated_at: every save or delete of a module, lesson
+# or quiz moves updated_at (signals.py, services.course_touch), so an edit shows on the
+# next request in every process, and stale entries simply expire. Per-user state
+# (progress, attempts, enrollment, certificate) is always read from the database.
+CONTENT_CACHE_SECONDS = 24 * 3600
+
+
+def _content_key(course: Course, *parts) -> str:
+    return ":".join(["courseapp", str(course.pk), f"{course.updated_at.timestamp():.6f}", *map(str, parts)])
+
+
+def _cached(key: str, compute):
+    """The value under a versioned key: from this process's cache, else the shared one,
+    else computed and stored in both. (Each read unpickles a fresh copy to mutate.)"""
+    local, shared = caches["local"], caches["default"]
+    value = local.get(key)
+    if value is None:
+        value = shared.get(key)
+        if value is None:
+            value = compute()
+            shared.set(key, value, CONTENT_CACHE_SECONDS)
+        local.set(key, value, CONTENT_CACHE_SECONDS)
+    return value
+
+
+@dataclass
+class CourseContent:
+    modules: list[Module]
+    lessons: list[Lesson]  # without their bodies
+    quizzes: list[Quiz]
+
+
+def course_content(*, course: Course) -> CourseContent:
+    """All of the course's modules, lessons and quizzes in order, drafts included."""
+    content = _cached(_content_key(course, "content"), lambda: CourseContent(
+        modules=list(Module.objects.filter(course=course)),
+        lessons=list(Lesson.objects.filter(course=course).defer("body", "body_html").order_by("position", "id")),
+        quizzes=list(Quiz.objects.filter(course=course).order_by("position", "id")),
+    ))
+    for obj in (*content.modules, *content.lessons, *content.quizzes):
+        obj.course = course  # their URLs need the course slug: no query per item
+    return content
 
 
 @dataclass
@@ -92,8 +144,14 @@ class Outline:
     exams: list[Item]
     items: list[Item]
     enrollment: Enrollment | None
-    certificate: Certificate | None
+    user: object = None
     time_spent_seconds: int = 0
+    progress: dict = field(default_factory=dict)  # lesson id → the user's LessonProgress
+
+    @cached_property
+    def certificate(self) -> Certificate | None:
+        """Read only by the pages that show it (not the lesson page)."""
+        return Certificate.objects.filter(user=self.user, course=self.course).first()
 
     @property
     def done_count(self) -> int:
@@ -132,6 +190,16 @@ class Outline:
                 return item
         return next((i for i in self.items if not i.done and not i.locked), None)
 
+    @property
+    def fragment_key(self) -> str:
+        """Everything partials/outline.html shows, except the language: the course content
+        (its id and updated_at), which modules and items this user sees, and each item's
+        state for this user. Two requests with the same key get the same HTML (the tag
+        {% cache %} adds the language), so a cached outline holds nothing else per user."""
+        state = (self.course.pk, self.course.updated_at.timestamp(), [m.module.pk for m in self.modules],
+                 [(i.kind, i.obj.pk, i.done, i.locked, i.best_score, i.attempts_used, i.current) for i in self.items])
+        return hashlib.sha256(repr(state).encode()).hexdigest()
+
     def find(self, kind: str, slug: str) -> Item | None:
         return next((i for i in self.items if i.kind == kind and i.slug == slug), None)
 
@@ -142,32 +210,87 @@ class Outline:
         return previous, following
 
 
+@dataclass
+class UserState:
+    """One user's rows for one course: progress by lesson id, attempts, enrollment."""
+
+    progress: dict[int, LessonProgress]
+    attempts: list[tuple[int, str, float | None, bool | None]]  # (quiz id, status, score, passed)
+    enrollment: Enrollment | None
+
+
+# The UNION of three shapes of row, written out: built by the ORM, this one query cost
+# more Python than the three it replaces. NULLs are cast so that PostgreSQL can type
+# each column; SQLite ignores the casts.
+_USER_STATE_SQL = """
+SELECT 'progress', p.id, p.lesson_id, p.last_viewed_at, p.completed_at, CAST(NULL AS {dt}), p.time_spent_seconds,
+       CAST(NULL AS double precision), CAST(NULL AS boolean), CAST(NULL AS varchar(12))
+  FROM {progress} p JOIN {lesson} l ON l.id = p.lesson_id WHERE p.user_id = %s AND l.course_id = %s
+UNION ALL
+SELECT 'attempt', a.id, a.quiz_id, CAST(NULL AS {dt}), CAST(NULL AS {dt}), CAST(NULL AS {dt}), CAST(NULL AS integer),
+       a.score, a.passed, a.status
+  FROM {attempt} a JOIN {quiz} q ON q.id = a.quiz_id WHERE a.user_id = %s AND q.course_id = %s
+UNION ALL
+SELECT 'enrollment', e.id, e.last_lesson_id, e.last_activity_at, e.completed_at, e.started_at, CAST(NULL AS integer),
+       CAST(NULL AS double precision), CAST(NULL AS boolean), CAST(NULL AS varchar(12))
+  FROM {enrollment} e WHERE e.user_id = %s AND e.course_id = %s
+"""
+
+
+def _aware(value):
+    """A datetime column as a raw cursor gives it: SQLite's are naive (or text), in UTC."""
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    if value is not None and timezone.is_naive(value):
+        value = timezone.make_aware(value, UTC)
+    return value
+
+
+def user_state(*, user, course: Course) -> UserState:
+    """The user's progress, attempts and enrollment in the course, in one query: the
+    outline's only per-user read."""
+    sql = _USER_STATE_SQL.format(
+        dt="timestamp with time zone", progress=LessonProgress._meta.db_table, lesson=Lesson._meta.db_table,
+        attempt=Attempt._meta.db_table, quiz=Quiz._meta.db_table, enrollment=Enrollment._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [user.pk, course.pk] * 3)
+        rows = cursor.fetchall()
+    state = UserState(progress={}, attempts=[], enrollment=None)
+    for kind, row_id, ref, t1, t2, t3, count, pct, ok, status in rows:
+        if kind == "progress":
+            state.progress[ref] = LessonProgress.from_db(
+                LessonProgress.objects.db,
+                ["id", "user_id", "lesson_id", "last_viewed_at", "completed_at", "time_spent_seconds"],
+                [row_id, user.pk, ref, _aware(t1), _aware(t2), count])
+        elif kind == "attempt":
+            state.attempts.append((ref, status, pct, None if ok is None else bool(ok)))
+        else:
+            state.enrollment = Enrollment.from_db(
+                Enrollment.objects.db,
+                ["id", "user_id", "course_id", "last_lesson_id", "started_at", "last_activity_at", "completed_at"],
+                [row_id, user.pk, course.pk, ref, _aware(t3), _aware(t1), _aware(t2)])
+    return state
+
+
 def course_outline(*, course: Course, user) -> Outline:
     """The course's modules, lessons and quizzes in order, with the user's progress.
 
     Learners see published items only; admins see drafts too.
     """
     preview = can_preview(user)
-    modules = list(Module.objects.filter(course=course))
-    lessons = Lesson.objects.filter(course=course).defer("body", "body_html").order_by("position", "id")
-    quizzes = Quiz.objects.filter(course=course).order_by("position", "id")
+    content = course_content(course=course)
+    modules, lessons, quizzes = content.modules, content.lessons, content.quizzes
     if not preview:
-        lessons, quizzes = lessons.filter(published=True), quizzes.filter(published=True)
-    lessons, quizzes = list(lessons), list(quizzes)
-    for obj in (*lessons, *quizzes):
-        obj.course = course  # their URLs need the course slug: no query per item
-    progress = {
-        p.lesson_id: p for p in LessonProgress.objects.filter(user=user, lesson__course=course)
-        .only("lesson_id", "completed_at", "time_spent_seconds")
-    }
-    attempt_stats = {
-        row["quiz_id"]: row for row in Attempt.objects.filter(user=user, quiz__course=course)
-        .values("quiz_id")
-        .annotate(best=Max("score", filter=Q(status=AttemptStatus.SUBMITTED)), used=Count("id"),
-                  passes=Count("id", filter=Q(passed=True)))
-    }
-    enrollment = Enrollment.objects.filter(user=user, course=course).first()
-    certificate = Certificate.objects.filter(user=user, course=course).first()
+        lessons, quizzes = [o for o in lessons if o.published], [o for o in quizzes if o.published]
+    state = user_state(user=user, course=course)
+    progress, enrollment = state.progress, state.enrollment
+    attempt_stats: dict[int, dict] = {}  # a learner's attempts are few: summed here, not by the database
+    for quiz_id, status, score, passed in state.attempts:
+        stats = attempt_stats.setdefault(quiz_id, {"best": None, "used": 0, "passes": 0})
+        stats["used"] += 1
+        stats["passes"] += bool(passed)
+        if status == AttemptStatus.SUBMITTED and score is not None:
+            stats["best"] = score if stats["best"] is None else max(stats["best"], score)
 
     quiz_by_lesson = {q.lesson_id: q for q in quizzes if q.lesson_id}
     by_module: dict[int, list[Item]] = {m.pk: [] for m in modules}
@@ -203,8 +326,9 @@ def course_outline(*, course: Course, user) -> Outline:
         exams=exams,
         items=items,
         enrollment=enrollment,
-        certificate=certificate,
+        user=user,
         time_spent_seconds=sum(p.time_spent_seconds for p in progress.values()),
+        progress=progress,
     )
 
 
@@ -220,10 +344,12 @@ def course_is_complete(*, user, course: Course) -> bool:
 
 
 def lesson_get(*, course: Course, slug: str, user) -> Lesson:
-    lesson = Lesson.objects.filter(course=course, slug=slug).select_related("module").first()
-    if lesson is None or not (lesson.published or can_preview(user)):
+    """The lesson with its rendered body and module, from the cache (see course_content)."""
+    lesson = _cached(_content_key(course, "lesson", slug), lambda: (
+        Lesson.objects.filter(course=course, slug=slug).select_related("module").defer("body").first() or False))
+    if not lesson or not (lesson.published or can_preview(user)):
         raise Http404
-    lesson.course = course
+    lesson.course = lesson.module.course = course
     return lesson
 
 
@@ -405,6 +531,9 @@ def my_learning(*, user) -> dict:
             continue
         rows.append(course_outline(course=enrollment.course, user=user))
     certificates = list(Certificate.objects.filter(user=user).select_related("course"))
+    by_course = {c.course_id: c for c in certificates}
+    for outline in rows:
+        outline.certificate = by_course.get(outline.course.pk)  # no query per course
     return {"outlines": rows, "certificates": certificates}
 
 

@@ -154,13 +154,18 @@ def course_seed_builtin(*, log: Callable[[str], object] = print) -> Course:
 VISIT_RESOLUTION = timedelta(seconds=60)
 
 
-def lesson_visit(*, user, lesson: Lesson) -> None:
+def lesson_visit(*, user, lesson: Lesson, progress: LessonProgress | None = None,
+                 enrollment: Enrollment | None = None) -> None:
     """Record that `user` opened `lesson`: progress timestamps and the resume point.
 
-    A reload within VISIT_RESOLUTION of the last recorded visit changes no row, so it
-    costs two UPDATEs that match nothing (no commit to flush) and two EXISTS."""
+    A reload within VISIT_RESOLUTION of the last recorded visit changes no row. Given the
+    user's progress on the lesson and enrollment as just read (the outline has them), it
+    then costs no query at all; otherwise two UPDATEs that match nothing and two EXISTS."""
     now = timezone.now()
     cutoff = now - VISIT_RESOLUTION
+    if (progress is not None and enrollment is not None and progress.last_viewed_at >= cutoff
+            and enrollment.last_lesson_id == lesson.pk and enrollment.last_activity_at >= cutoff):
+        return
     progress = LessonProgress.objects.filter(user=user, lesson=lesson)
     if not progress.filter(last_viewed_at__lt=cutoff).update(last_viewed_at=now) and not progress.exists():
         LessonProgress.objects.get_or_create(user=user, lesson=lesson,
@@ -453,6 +458,12 @@ def question_update(*, question: Question, prompt: dict, explanation: dict, poin
     return question
 
 
+def course_touch(*, course_id: int) -> None:
+    """Mark a course's content changed: its cached outline and lesson bodies are keyed by
+    updated_at (selectors.course_content), so every process reads the edit next request."""
+    Course.objects.filter(pk=course_id).update(updated_at=timezone.now())
+
+
 def _siblings(obj):
     if isinstance(obj, Course):
         return Course.objects.all()
@@ -476,6 +487,8 @@ def item_move(*, obj, direction: str) -> None:
     for position, sibling in enumerate(siblings):
         if sibling.position != position:
             type(sibling).objects.filter(pk=sibling.pk).update(position=position)
+    if not isinstance(obj, Course | Question):  # a queryset update sends no post_save
+        course_touch(course_id=obj.course_id)
 
 
 def item_set_published(*, obj, published: bool):

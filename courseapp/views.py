@@ -70,7 +70,9 @@ def lesson_detail(request, course_slug, lesson_slug):
     lesson = selectors.lesson_get(course=course, slug=lesson_slug, user=request.user)
     context = _outline_context(request, course, "lesson", lesson.slug)
     if not context["item"].locked:
-        services.lesson_visit(user=request.user, lesson=lesson)
+        outline = context["outline"]
+        services.lesson_visit(user=request.user, lesson=lesson, progress=outline.progress.get(lesson.pk),
+                              enrollment=outline.enrollment)
     return render(request, "courseapp/lesson.html", context | {"lesson": lesson})
 
 

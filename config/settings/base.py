@@ -165,6 +165,21 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# Django's cache: course structure and lesson bodies (courseapp/selectors.py), keyed by
+# the course's updated_at, so an edit shows on the next request from any process.
+# "default" is shared by every web process (Redis; in memory in the embedded default);
+# "local" is each process's own copy of entries whose key names their version, which
+# therefore never change (content, and the outline fragments of {% cache %}).
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "llm-academy"},
+    "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "llm-academy-local",
+              "OPTIONS": {"MAX_ENTRIES": 1000}},
+}
+CACHES["template_fragments"] = CACHES["local"]
+if REDIS_URL:
+    CACHES["default"] = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                         "KEY_PREFIX": "llm-academy"}
+
 # --- Celery -----------------------------------------------------------------
 # The embedded broker is kombu's filesystem transport: no server, and it supports
 # the fanout exchange that worker pings (`celery inspect ping`) need.

@@ -1,0 +1,16 @@
+"""A saved or deleted module, lesson or quiz moves its course's updated_at, the version
+that the cached outline and lesson bodies are keyed by (selectors.course_content)."""
+
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from .models import Lesson, Module, Quiz
+from .services import course_touch
+
+
+@receiver([post_save, post_delete], sender=Module)
+@receiver([post_save, post_delete], sender=Lesson)
+@receiver([post_save, post_delete], sender=Quiz)
+def _content_changed(sender, instance, raw=False, **kwargs):
+    if not raw:  # loaddata: fixtures bring their own updated_at
+        course_touch(course_id=instance.course_id)

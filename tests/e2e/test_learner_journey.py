@@ -59,7 +59,7 @@ def take_quiz(page, quiz: Quiz, *, wrong_first: bool):
     return Attempt.objects.get(pk=attempt.pk)
 
 
-def test_learner_journey(page):
+def test_learner_journey(page, registered_models):  # lesson 2 embeds an attention heatmap
     course = services.course_seed_builtin(log=lambda *_: None)
     employee = make_user(Role.EMPLOYEE, team=make_team())
     SHOTS.mkdir(parents=True, exist_ok=True)

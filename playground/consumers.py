@@ -86,7 +86,6 @@ class PlaygroundConsumer(AsyncJsonWebsocketConsumer):
             try:
                 content = json.loads(text_data)
             except RecursionError:
-                content = None
                 await self.send_error("too_deep", _("A message may nest at most %(n)s levels.") % {"n": MAX_DEPTH})
                 return
             except ValueError:
@@ -164,8 +163,7 @@ class PlaygroundConsumer(AsyncJsonWebsocketConsumer):
             # A worker's own error (busy, a bad prompt) is on its way with its parameters.
             lost = reason in ("worker_lost", "no_worker", "expired") or now - gen["heard_at"] > 10 * SILENCE_SECONDS
             if status == RunStatus.ERROR and lost and self.generation is gen:
-                saved = [{k: t[k] for k in ("id", "text", "p", "p_sample", "top")} for t in gen["tokens"]]
-                await database_sync_to_async(run_fail)(run_id=gen["run_id"], code=reason, tokens=saved)
+                await database_sync_to_async(run_fail)(run_id=gen["run_id"], code=reason, tokens=list(gen["tokens"]))
                 await self._end_with_error(gen, reason or "worker_lost")
                 return
 

@@ -148,6 +148,16 @@ def run_create(*, user, model_name: str, mode: str, prompt: str, params: dict) -
     return run
 
 
+def _stored(tokens: list[dict]) -> list[dict]:
+    """Token events as a run row keeps them (the fields its page and attention need)."""
+    return [{k: t[k] for k in ("id", "text", "p", "p_sample", "top")} for t in tokens]
+
+
+def _streamed(tokens: list[dict]) -> dict:
+    """The fields of a run that hold what streamed before it ended (or so far)."""
+    return {"tokens": _stored(tokens), "output": "".join(t["text"] for t in tokens), "completion_tokens": len(tokens)}
+
+
 def run_claim(*, run_id: int, worker_id: str, worker: str, device: str) -> bool:
     """The worker takes the run before generating; False if it is no longer RUNNING or
     another worker has it."""
@@ -164,7 +174,7 @@ def run_finish(*, run_id: int, worker_id: str, done: dict, tokens: list[dict]) -
         status=status,
         finish_reason=done["finish_reason"],
         output=done["text"],
-        tokens=tokens,
+        tokens=_stored(tokens),
         prompt_tokens=done["prompt_tokens"],
         completion_tokens=done["completion_tokens"],
         ttft_ms=round(ttft * 1000, 1) if ttft is not None else None,
@@ -185,7 +195,7 @@ def run_fail(*, run_id: int, code: str, message: str = "", unclaimed_only: bool 
     if tokens:
         # Also when a sweep failed it a moment earlier: the tokens are still worth keeping.
         PlaygroundRun.objects.filter(pk=run_id, status=RunStatus.ERROR, completion_tokens__lt=len(tokens)).update(
-            tokens=tokens, output="".join(t["text"] for t in tokens), completion_tokens=len(tokens))
+            **_streamed(tokens))
     return failed
 
 
@@ -200,8 +210,7 @@ def run_checkpoint(*, run_id: int, tokens: list[dict]) -> bool:
     """Save what has streamed so far while the run is still RUNNING, so that a process
     killed mid-stream (the web process, the worker, or both in the embedded default)
     loses at most the last checkpoint's worth of tokens."""
-    return bool(PlaygroundRun.objects.filter(pk=run_id, status=RunStatus.RUNNING).update(
-        tokens=tokens, output="".join(t["text"] for t in tokens), completion_tokens=len(tokens)))
+    return bool(PlaygroundRun.objects.filter(pk=run_id, status=RunStatus.RUNNING).update(**_streamed(tokens)))
 
 
 def run_check_alive(*, run_id: int) -> tuple[str, str]:

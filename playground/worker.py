@@ -127,13 +127,8 @@ class ModelWorker:
             await self.layer.group_add(client.WORKERS_GROUP, self.channel)
 
     async def _beat(self, fn, **kwargs):
-        def call():
-            try:
-                return fn(**kwargs)
-            finally:
-                connection.close()
-
-        return await asyncio.get_running_loop().run_in_executor(self._beat_thread, call)
+        """An ORM call on the heartbeat's own thread, so a busy pool never delays a beat."""
+        return await asyncio.get_running_loop().run_in_executor(self._beat_thread, _closing(fn, (), kwargs))
 
     async def _heartbeat(self):
         beats = 0
@@ -353,11 +348,11 @@ class ModelWorker:
         if now - stream.checkpoint_at < CHECKPOINT_SECONDS or (stream.checkpoint and not stream.checkpoint.done()):
             return
         stream.checkpoint_at = now
-        stream.checkpoint = asyncio.create_task(_db(run_checkpoint, run_id=stream.run_id, tokens=_saved(stream.tokens)))
+        # A copy: the relay keeps appending while the write runs in a pool thread.
+        stream.checkpoint = asyncio.create_task(_db(run_checkpoint, run_id=stream.run_id, tokens=list(stream.tokens)))
 
     async def _finish(self, stream_id: str, stream: _Stream, done: dict):
-        saved = _saved(stream.tokens)
-        if await _db(run_finish, run_id=stream.run_id, worker_id=self.worker_id, done=done, tokens=saved):
+        if await _db(run_finish, run_id=stream.run_id, worker_id=self.worker_id, done=done, tokens=stream.tokens):
             await self._send_quietly(stream.reply_to, {**done, "type": "gen.done", "stream": stream_id})
         # Otherwise the run had been failed (its consumer said so already): that stays the truth.
 
@@ -437,14 +432,9 @@ class _Stream:
     checkpoint: asyncio.Task | None = None
 
 
-def _saved(tokens: list[dict]) -> list[dict]:
-    """A token event as the run row keeps it."""
-    return [{k: t[k] for k in ("id", "text", "p", "p_sample", "top")} for t in tokens]
-
-
-async def _db(fn, /, *args, **kwargs):
-    """Run an ORM call in a pool thread, closing that thread's connection afterwards
-    (the worker lives for days; it must not leave connections open behind it)."""
+def _closing(fn, args: tuple, kwargs: dict):
+    """`fn` as a call that closes its thread's connection afterwards (the worker lives
+    for days; it must not leave connections open behind it)."""
 
     def call():
         try:
@@ -452,7 +442,12 @@ async def _db(fn, /, *args, **kwargs):
         finally:
             connection.close()
 
-    return await sync_to_async(call, thread_sensitive=False)()
+    return call
+
+
+async def _db(fn, /, *args, **kwargs):
+    """Run an ORM call in a pool thread."""
+    return await sync_to_async(_closing(fn, args, kwargs), thread_sensitive=False)()
 
 
 _embedded: ModelWorker | None = None

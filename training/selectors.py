@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
@@ -12,7 +11,7 @@ from django.utils import timezone
 from core import policy
 
 from .models import ACTIVE, FineTuneJob, JobLog, JobMetric, JobStatus, Quota
-from .services import USAGE_WINDOW, fair_queue
+from .services import USAGE_WINDOW, fair_queue, jobs_stale
 
 
 def job_visible_to(*, user, job: FineTuneJob) -> bool:
@@ -128,6 +127,5 @@ def backend_overview() -> dict:
 
 
 def jobs_stale_count() -> int:
-    """Running jobs whose heartbeat is older than the threshold: phantoms until recovered."""
-    stale = timezone.now() - timedelta(seconds=settings.TRAINING_HEARTBEAT_STALE_SECONDS)
-    return FineTuneJob.objects.filter(status=JobStatus.RUNNING, heartbeat_at__lt=stale).count()
+    """How many running jobs are phantoms until recovered (`services.jobs_stale`)."""
+    return jobs_stale().count()

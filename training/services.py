@@ -364,14 +364,20 @@ def _recover(job: FineTuneJob, why: str) -> str:
     return JobStatus.FAILED
 
 
+def jobs_stale():
+    """Running jobs whose heartbeat is older than the threshold: phantoms until recovered
+    (here, since selectors read it too and import this module)."""
+    stale = timezone.now() - timedelta(seconds=settings.TRAINING_HEARTBEAT_STALE_SECONDS)
+    return FineTuneJob.objects.filter(status=JobStatus.RUNNING, heartbeat_at__lt=stale)
+
+
 def worker_startup_recover(*, hostname: str) -> dict[int, str]:
     """At a worker's start: its own "running" jobs are dead (it just started), and so
     is any job whose heartbeat went stale. A cancel that was pending ends as cancelled."""
-    stale = timezone.now() - timedelta(seconds=settings.TRAINING_HEARTBEAT_STALE_SECONDS)
     out = {}
     with transaction.atomic():
         mine = FineTuneJob.objects.filter(status=JobStatus.RUNNING, worker_hostname=hostname) if hostname else None
-        old = FineTuneJob.objects.filter(status=JobStatus.RUNNING, heartbeat_at__lt=stale)
+        old = jobs_stale()
         jobs = {j.pk: j for j in (list(mine) if mine is not None else []) + list(old)}
         for job in jobs.values():
             why = (f"worker {job.worker_hostname} restarted" if job.worker_hostname == hostname

@@ -2,11 +2,9 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from core.roles import Role
 
-class Role(models.TextChoices):
-    EMPLOYEE = "employee", _("Employee")
-    MANAGER = "manager", _("Manager")
-    ADMIN = "admin", _("Admin")
+__all__ = ["Role", "Team", "User"]  # Role is defined in core (the base layer) and used from here too
 
 
 class Team(models.Model):

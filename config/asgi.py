@@ -15,8 +15,8 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from core.lifespan import LifespanApp  # noqa: E402
 from core.origin import StrictOriginValidator  # noqa: E402
+from ops.lifespan import LifespanApp  # noqa: E402
 from playground.routing import websocket_urlpatterns  # noqa: E402
 
 # Scheme, host and port of the Origin must be ours (core/origin.py), not only the host.

@@ -3,7 +3,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog, set_language
 
-from core.views import health_detail, healthz
+from ops.views import health_detail, healthz
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),

@@ -4,9 +4,8 @@ from django.conf import settings
 from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import Role
-
 from .permissions import has_role
+from .roles import Role
 
 # (url name, label, minimum role); the layout shows what the user may open.
 NAV = [

@@ -9,9 +9,8 @@ from functools import wraps
 
 from django.core.exceptions import PermissionDenied
 
-from accounts.models import Role
-
 from . import policy
+from .roles import Role
 
 # The predicate that opens the pages of each role.
 DOOR = {Role.EMPLOYEE: policy.may_learn, Role.MANAGER: policy.may_see_dashboards, Role.ADMIN: policy.may_administer}

@@ -22,9 +22,21 @@ A decision is a plain boolean, so tests can tabulate it (tests/core/test_policy_
 
 from __future__ import annotations
 
+from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 
-from accounts.models import Role, Team, User
+from .roles import Role
+
+
+# The policy is the base layer and imports no app: people come from the user model
+# (AUTH_USER_MODEL, Django's own indirection), teams from its `team` relation, and the
+# models a rule filters are passed in by the app that owns them.
+def _people() -> QuerySet:
+    return get_user_model().objects.all()
+
+
+def _teams() -> QuerySet:
+    return get_user_model()._meta.get_field("team").related_model.objects.all()
 
 
 def _active(user) -> bool:
@@ -45,14 +57,14 @@ def may_see_dashboards(user) -> bool:
     return _active(user) and user.effective_role in (Role.MANAGER, Role.ADMIN)
 
 
-def teams_managed_by(user) -> QuerySet[Team]:
+def teams_managed_by(user) -> QuerySet:
     """The teams whose people `user` may see: all for an admin, the teams a current
     manager manages, none for anyone else."""
     if may_administer(user):
-        return Team.objects.all()
+        return _teams()
     if _active(user) and user.effective_role == Role.MANAGER:
-        return Team.objects.filter(managers=user)
-    return Team.objects.none()
+        return _teams().filter(managers=user)
+    return _teams().none()
 
 
 def may_manage_team(user, team_id: int | None) -> bool:
@@ -63,13 +75,13 @@ def may_manage_team(user, team_id: int | None) -> bool:
     return teams_managed_by(user).filter(pk=team_id).exists()
 
 
-def people_visible_to(user) -> QuerySet[User]:
+def people_visible_to(user) -> QuerySet:
     """Everyone whose data `user` may see (themselves included)."""
     if may_administer(user):
-        return User.objects.all()
+        return _people()
     if not _active(user):
-        return User.objects.none()
-    return User.objects.filter(Q(pk=user.pk) | Q(team__in=teams_managed_by(user)))
+        return _people().none()
+    return _people().filter(Q(pk=user.pk) | Q(team__in=teams_managed_by(user)))
 
 
 def may_view_person(user, person) -> bool:
@@ -92,20 +104,9 @@ def may_cancel_job(user, job) -> bool:
     return job.is_active and _active(user) and (job.user_id == user.pk or may_administer(user))
 
 
-def models_usable_by(user):
-    """Shared models plus the user's own fine-tunes (enabled ones only)."""
-    from playground.models import ModelEntry
-
+def models_usable_by(user, models: QuerySet) -> QuerySet:
+    """Of `models` (model registry rows), the shared ones plus the user's own fine-tunes,
+    enabled ones only."""
     if not _active(user):
-        return ModelEntry.objects.none()
-    return ModelEntry.objects.filter(enabled=True).filter(Q(owner__isnull=True) | Q(owner=user))
-
-
-def may_use_model(user, name: str) -> bool:
-    """Generate, tokenize, look at attention or compare with the model called `name`."""
-    return isinstance(name, str) and models_usable_by(user).filter(name=name).exists()
-
-
-def may_compare_job(user, job) -> bool:
-    """The tuned-vs-base page needs the tuned model, which only its owner may use."""
-    return bool(job.registered_model) and may_use_model(user, job.registered_model)
+        return models.none()
+    return models.filter(enabled=True).filter(Q(owner__isnull=True) | Q(owner=user))

@@ -1,21 +1,16 @@
-from asgiref.sync import sync_to_async
 from django.contrib import messages
-from django.contrib.auth.decorators import login_not_required
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import JsonResponse
+from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from accounts.models import Role, Team, User
+from accounts.models import Team, User
 from playground.forms import ModelRegisterForm
 from playground.models import ModelEntry
 from playground.services import model_register
 
-from . import policy
-from .health import health_report, public_summary
 from .permissions import role_required
+from .roles import Role
 
 
 def home(request):
@@ -26,25 +21,6 @@ def home(request):
     if role == Role.MANAGER:
         return redirect("dashboards:overview")
     return redirect("courseapp:catalog")
-
-
-# Load balancers and the run script poll this without a session, so it is public;
-# it says only states and counts (core.health.public_summary), nothing about people.
-@login_not_required
-@never_cache
-async def healthz(request):
-    report = await health_report()
-    return JsonResponse(public_summary(report), status=200 if report["ok"] else 503)
-
-
-@never_cache
-async def health_detail(request):
-    """The full report (workers, their loaded models, errors), for admins."""
-    user = await request.auser()
-    if not await sync_to_async(policy.may_administer)(user):
-        raise PermissionDenied
-    report = await health_report()
-    return JsonResponse(report, status=200 if report["ok"] else 503)
 
 
 @role_required(Role.ADMIN)

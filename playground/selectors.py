@@ -26,12 +26,12 @@ def model_spec_by_name(name: str) -> ModelSpec | None:
 
 def models_usable_by(*, user) -> QuerySet[ModelEntry]:
     """Shared models plus the employee's own fine-tunes (the policy decides)."""
-    return policy.models_usable_by(user)
+    return policy.models_usable_by(user, ModelEntry.objects.all())
 
 
 def model_usable_by(*, user, name: str) -> bool:
     """Asked by every socket message and page that names a model."""
-    return policy.may_use_model(user, name)
+    return isinstance(name, str) and models_usable_by(user=user).filter(name=name).exists()
 
 
 def causal_models_usable_by(*, user) -> QuerySet[ModelEntry]:

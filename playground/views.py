@@ -2,12 +2,11 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, render
 
 from accounts.models import Role
-from core import policy
 from core.permissions import role_required
 
 from .models import PlaygroundRun
 from .params import MODES, PARAMS, ParamError, validate_start
-from .selectors import causal_models_usable_by, models_usable_by, run_visible_to, runs_for_user
+from .selectors import causal_models_usable_by, model_usable_by, models_usable_by, run_visible_to, runs_for_user
 
 VIEWS = ("generation", "probabilities", "attention")
 
@@ -68,4 +67,4 @@ def run_detail(request, public_id):
     return render(request, "playground/run.html", {
         "run": run, "is_owner": run.user_id == request.user.pk,
         # A manager reads an employee's run, but their fine-tune stays theirs to use.
-        "can_use_model": policy.may_use_model(request.user, run.model_name)})
+        "can_use_model": model_usable_by(user=request.user, name=run.model_name)})

@@ -61,6 +61,16 @@ def test_the_checker_sees_absolute_relative_and_lazy_imports(tmp_path, monkeypat
     ]
 
 
+# Model curation (core/views.py `curation`) is the last part of core that uses apps.
+CURATION = {f"core/views.py:{line} imports {name}" for line, name in [
+    (7, "accounts.models"), (8, "playground.forms"), (9, "playground.models"), (10, "playground.services")]}
+
+
+def test_core_imports_no_app_but_for_curation():
+    assert [o for o in offenders("core", APPS) if o not in CURATION] == []
+
+
+@pytest.mark.xfail(strict=True, reason="curation moves to playground in branch w14")
 def test_core_imports_no_app():
     assert offenders("core", APPS) == []
 

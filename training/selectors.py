@@ -9,6 +9,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from core import policy
+from playground.selectors import model_usable_by
 
 from .models import ACTIVE, FineTuneJob, JobLog, JobMetric, JobStatus, Quota
 from .services import USAGE_WINDOW, fair_queue, jobs_stale
@@ -20,6 +21,11 @@ def job_visible_to(*, user, job: FineTuneJob) -> bool:
 
 def job_cancellable_by(*, user, job: FineTuneJob) -> bool:
     return policy.may_cancel_job(user, job)
+
+
+def tuned_model_usable_by(*, user, job: FineTuneJob) -> bool:
+    """Only the owner may use a tuned model (a manager sees the job, not the model)."""
+    return bool(job.registered_model) and model_usable_by(user=user, name=job.registered_model)
 
 
 def jobs_for_user(*, user, limit: int = 50) -> QuerySet[FineTuneJob]:

@@ -7,7 +7,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import Role
-from core import policy
 from core.permissions import role_required
 
 from . import selectors, services
@@ -69,8 +68,8 @@ def _progress_context(request, job):
         "logs": selectors.job_logs(job=job),
         "can_cancel": selectors.job_cancellable_by(user=request.user, job=job),
         # Only the owner may use the tuned model, so only they get the buttons that use it.
-        "can_use_model": policy.may_use_model(request.user, job.registered_model),
-        "can_compare": job.kind == JobKind.CAUSAL_LM and policy.may_compare_job(request.user, job),
+        "can_use_model": selectors.tuned_model_usable_by(user=request.user, job=job),
+        "can_compare": job.kind == JobKind.CAUSAL_LM and selectors.tuned_model_usable_by(user=request.user, job=job),
         "is_classifier": job.kind == JobKind.CLASSIFIER,
     }
 
@@ -110,7 +109,7 @@ def compare(request, pk):
     job = _visible_job(request, pk)
     if job.kind != JobKind.CAUSAL_LM or not job.registered_model:
         raise Http404
-    if not policy.may_compare_job(request.user, job):
+    if not selectors.tuned_model_usable_by(user=request.user, job=job):
         raise PermissionDenied  # a manager sees the job, but the tuned model is its owner's
     return render(request, "training/compare.html", {"job": job})
 

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "playground",
     "training",
     "dashboards",
+    "ops",
 ]
 
 MIDDLEWARE = [

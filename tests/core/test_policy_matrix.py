@@ -186,8 +186,8 @@ def world(monkeypatch, settings):
     """Teams A, B and C; the eight users; and A's things."""
     monkeypatch.setattr("playground.attention_views.WORKER_TIMEOUT", 0.1)  # no model worker runs here
     settings.LLM_REQUESTS_CHANNEL = f"llm.requests.matrix-{uuid.uuid4().hex[:8]}"  # nor later finds these
-    monkeypatch.setattr("core.health.CELERY_PING_TIMEOUT", 0.1)
-    monkeypatch.setattr("core.health.WORKER_PING_TIMEOUT", 0.1)
+    monkeypatch.setattr("ops.health.CELERY_PING_TIMEOUT", 0.1)
+    monkeypatch.setattr("ops.health.WORKER_PING_TIMEOUT", 0.1)
     team_a, team_b, _team_c = make_team("A"), make_team("B"), make_team("C")
     users = {EMP_A: make_user(Role.EMPLOYEE, team=team_a, username="emp-a"),
              EMP_B: make_user(Role.EMPLOYEE, team=team_b, username="emp-b"),

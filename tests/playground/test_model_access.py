@@ -1,4 +1,4 @@
-"""Socket messages that name a model ask the policy (core.policy.may_use_model through
+"""Socket messages that name a model ask the policy (core.policy.models_usable_by through
 playground.selectors.model_usable_by): another employee's fine-tune is refused with the
 same answer as a model that does not exist. No model worker runs here: a refused
 message must never reach one."""

@@ -9,7 +9,7 @@ from asgiref.sync import sync_to_async
 from django.test import AsyncClient
 
 from accounts.models import Role
-from core.health import public_summary
+from ops.health import public_summary
 from playground.models import ModelEntry, ModelKind
 from tests.factories import make_user
 

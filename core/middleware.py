@@ -1,4 +1,8 @@
 from django.conf import settings
+from django.http import Http404
+from django.utils.deprecation import MiddlewareMixin
+
+from .errors import NotFound
 
 # No third-party origin anywhere: every script, style, font and socket is ours.
 # 'self' in connect-src covers same-origin ws:/wss: in CSP Level 3 browsers.
@@ -34,3 +38,13 @@ class ContentSecurityPolicyMiddleware:
         response = self.get_response(request)
         response.headers.setdefault("Content-Security-Policy", self.policy)
         return response
+
+
+class DomainErrorMiddleware(MiddlewareMixin):  # the mixin makes it sync and async capable
+    """Answer the domain errors that views let through (core/errors.py) as HTTP: a
+    NotFound is Django's 404 page, in the page's language."""
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, NotFound):
+            raise Http404 from exception
+        return None

@@ -5,7 +5,11 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from . import selectors
+from accounts.models import Team
+from courseapp.models import Course
+
+from . import scope
+from .filters import Filters
 from .models import ExportKind
 
 
@@ -27,12 +31,12 @@ class ScopedForm(forms.Form):
     def __init__(self, *args, viewer, **kwargs):
         super().__init__(*args, **kwargs)
         self.viewer = viewer
-        self.courses = selectors.courses_for(viewer=viewer)
-        self.teams = selectors.teams_for(viewer=viewer)
+        self.courses = scope.courses_for(viewer=viewer)
+        self.teams = scope.teams_for(viewer=viewer)
         if "course" in self.fields:
-            self.fields["course"].queryset = selectors.Course.objects.filter(pk__in=[c.pk for c in self.courses])
+            self.fields["course"].queryset = Course.objects.filter(pk__in=[c.pk for c in self.courses])
         if "team" in self.fields:
-            self.fields["team"].queryset = selectors.Team.objects.filter(pk__in=[t.pk for t in self.teams])
+            self.fields["team"].queryset = Team.objects.filter(pk__in=[t.pk for t in self.teams])
 
 
 class FilterForm(ScopedForm):
@@ -47,11 +51,11 @@ class FilterForm(ScopedForm):
             raise ValidationError(_("The start date is after the end date."))
         return data
 
-    def filters(self) -> selectors.Filters:
+    def filters(self) -> Filters:
         """The filters of a valid form; its courses carry their lesson counts."""
         course = self.cleaned_data.get("course")
         courses = [c for c in self.courses if course is None or c.pk == course.pk]
-        return selectors.Filters(courses=tuple(courses), start=self.cleaned_data.get("start"),
+        return Filters(courses=tuple(courses), start=self.cleaned_data.get("start"),
                                  end=self.cleaned_data.get("end"))
 
     def export_params(self) -> dict:
@@ -77,7 +81,7 @@ class AssignmentForm(ScopedForm):
     def __init__(self, *args, viewer, **kwargs):
         super().__init__(*args, viewer=viewer, **kwargs)
         self.fields["course"].queryset = self.fields["course"].queryset.filter(published=True)
-        self.fields["person"].queryset = selectors.assignable_people(viewer=viewer, teams=self.teams)
+        self.fields["person"].queryset = scope.assignable_people(viewer=viewer, teams=self.teams)
 
     def clean(self):
         data = super().clean()

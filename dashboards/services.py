@@ -22,7 +22,7 @@ from accounts.models import Team, User
 from core import policy
 from courseapp.models import Course
 
-from . import selectors
+from . import exports, reminders
 from .models import Assignment, ExportJob, ExportStatus, ReminderKind, ReminderLog
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ def reminders_send(*, now: dt.datetime) -> dict[str, int]:
     today = timezone.localdate(now)
     sent = {"due_soon": 0, "overdue_digest": 0}
     with translation.override(settings.LANGUAGE_CODE):
-        for person, assignments in selectors.reminders_due(today=today).items():
+        for person, assignments in reminders.reminders_due(today=today).items():
             claimed = [a for a in assignments
                        if _claim(user=person, kind=ReminderKind.DUE_SOON, day=today, assignment=a)]
             if not claimed:
@@ -104,7 +104,7 @@ def reminders_send(*, now: dt.datetime) -> dict[str, int]:
             _send(to=person, subject=_("Reminder: assigned courses due soon"),
                   template="dashboards/email/due_soon.txt", context={"items": items, "today": today})
             sent["due_soon"] += 1
-        for manager, items in selectors.overdue_digests(today=today).items():
+        for manager, items in reminders.overdue_digests(today=today).items():
             if not _claim(user=manager, kind=ReminderKind.OVERDUE_DIGEST, day=today):
                 continue
             rows = [{"person": p, "course": c, "due_date": due, "days_late": (today - due).days}
@@ -127,26 +127,16 @@ def export_job_create(*, requested_by: User, kind: str, params: dict) -> ExportJ
     return job
 
 
-def export_filters(*, viewer: User, params: dict) -> tuple[list[int] | None, selectors.Filters]:
-    """Rebuild the scope and filters of an export from its stored params."""
-    courses = [c for c in selectors.courses_for(viewer=viewer)
-               if not params.get("course") or c.pk == params["course"]]
-    start = dt.date.fromisoformat(params["start"]) if params.get("start") else None
-    end = dt.date.fromisoformat(params["end"]) if params.get("end") else None
-    team_ids = [params["team"]] if params.get("team") else None
-    return team_ids, selectors.Filters(courses=tuple(courses), start=start, end=end)
-
-
 def export_write(*, viewer: User, kind: str, params: dict, path: Path) -> int:
     """Write the CSV to `path` (through a temporary file, so a half-written export is
     never offered); returns the number of data rows."""
-    team_ids, filters = export_filters(viewer=viewer, params=params)
+    team_ids, filters = exports.export_filters(viewer=viewer, params=params)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".part")
     count = -1  # the header is not a data row
     with partial.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
-        for row in selectors.export_rows(viewer=viewer, kind=kind, team_ids=team_ids, filters=filters):
+        for row in exports.export_rows(viewer=viewer, kind=kind, team_ids=team_ids, filters=filters):
             writer.writerow(row)
             count += 1
     partial.replace(path)

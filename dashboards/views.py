@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -18,9 +18,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.models import Role
 from core.permissions import role_required
 
-from . import selectors, services
+from . import exports, people, scope, selectors, services
+from .filters import Filters
 from .forms import AssignmentForm, ExportForm, FilterForm
-from .models import Assignment, ExportStatus
 
 
 def _filter_form(request) -> FilterForm:
@@ -32,9 +32,9 @@ def _filter_form(request) -> FilterForm:
     return form
 
 
-def _filters(form: FilterForm) -> selectors.Filters:
+def _filters(form: FilterForm) -> Filters:
     if form.errors:  # a bad date range: show the whole range and the error
-        return selectors.Filters(courses=tuple(form.courses))
+        return Filters(courses=tuple(form.courses))
     return form.filters()
 
 
@@ -52,11 +52,7 @@ def overview(request):
 
 
 def _matrix_course(request, form: FilterForm):
-    """The course the matrix shows: the filtered one, else ?matrix=, else the first."""
-    filters = _filters(form)
-    wanted = request.GET.get("matrix", "")
-    chosen = next((c for c in filters.courses if str(c.pk) == wanted), None)
-    return chosen or (filters.courses[0] if filters.courses else None)
+    return selectors.matrix_course(filters=_filters(form), wanted=request.GET.get("matrix", ""))
 
 
 @role_required(Role.MANAGER)
@@ -77,14 +73,9 @@ def team(request, team_id: int):
 def team_matrix(request, team_id: int):
     """HTMX partial: the matrix for another course."""
     form = _filter_form(request)
-    course = _matrix_course(request, form)
-    team = selectors.team_get(viewer=request.user, team_id=team_id)
-    people = selectors.team_members(team=team)
-    lessons, cells = selectors.lesson_matrix(people=people, course=course) if course else ([], {})
-    rows = [selectors.MemberRow(p, selectors.Stats(), cells.get(p.pk, [])) for p in people]
-    return render(request, "dashboards/partials/matrix.html", {
-        "team": team, "rows": rows, "lessons": lessons, "matrix_course": course, "courses": form.courses,
-        "query": request.GET.urlencode()})
+    context = selectors.team_matrix(viewer=request.user, team_id=team_id, course=_matrix_course(request, form))
+    return render(request, "dashboards/partials/matrix.html", context | {
+        "courses": form.courses, "query": request.GET.urlencode()})
 
 
 @role_required(Role.MANAGER)
@@ -111,11 +102,8 @@ def assign(request):
 @role_required(Role.MANAGER)
 @require_POST
 def assignment_delete(request, assignment_id: int):
-    teams = selectors.teams_for(viewer=request.user)
-    assignment = get_object_or_404(Assignment.objects.select_related("team", "user"), pk=assignment_id)
+    assignment = scope.assignment_get(viewer=request.user, assignment_id=assignment_id)
     team_id = assignment.team_id or assignment.user.team_id
-    if team_id not in {t.pk for t in teams}:
-        raise Http404
     services.assignment_delete(deleted_by=request.user, assignment=assignment)
     messages.success(request, _("Assignment removed."))
     return redirect("dashboards:team", team_id)
@@ -124,14 +112,14 @@ def assignment_delete(request, assignment_id: int):
 @role_required(Role.MANAGER)
 @require_GET
 def person(request, user_id: int):
-    person = selectors.person_get(viewer=request.user, user_id=user_id)
-    return render(request, "dashboards/person.html", selectors.person_detail(person=person) | {"drilldown": True})
+    person = scope.person_get(viewer=request.user, user_id=user_id)
+    return render(request, "dashboards/person.html", people.person_detail(person=person) | {"drilldown": True})
 
 
 @role_required(Role.EMPLOYEE)
 @require_GET
 def my_progress(request):
-    return render(request, "dashboards/person.html", selectors.person_detail(person=request.user))
+    return render(request, "dashboards/person.html", people.person_detail(person=request.user))
 
 
 class _Echo:
@@ -151,12 +139,12 @@ def export(request):
         return redirect("dashboards:overview")
     kind, params, filters = form.cleaned_data["kind"], form.export_params(), form.filters()
     team_ids = [params["team"]] if params["team"] else None
-    size = selectors.export_row_count(viewer=request.user, kind=kind, team_ids=team_ids, filters=filters)
+    size = exports.export_row_count(viewer=request.user, kind=kind, team_ids=team_ids, filters=filters)
     if size > settings.EXPORT_INLINE_MAX_ROWS:
         job = services.export_job_create(requested_by=request.user, kind=kind, params=params)
         return redirect(job)
     writer = csv.writer(_Echo())
-    rows = selectors.export_rows(viewer=request.user, kind=kind, team_ids=team_ids, filters=filters)
+    rows = exports.export_rows(viewer=request.user, kind=kind, team_ids=team_ids, filters=filters)
     response = StreamingHttpResponse((writer.writerow(row) for row in rows), content_type="text/csv; charset=utf-8")
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     response["Content-Disposition"] = f'attachment; filename="llm-academy-{kind}-{stamp}.csv"'
@@ -166,7 +154,7 @@ def export(request):
 @role_required(Role.MANAGER)
 @require_GET
 def export_detail(request, job_id: int):
-    job = selectors.export_job_get(viewer=request.user, job_id=job_id)
+    job = exports.export_job_get(viewer=request.user, job_id=job_id)
     return render(request, "dashboards/export.html", {"job": job})
 
 
@@ -174,16 +162,14 @@ def export_detail(request, job_id: int):
 @require_GET
 def export_status(request, job_id: int):
     """HTMX partial, polled every 2 s until the job is finished."""
-    job = selectors.export_job_get(viewer=request.user, job_id=job_id)
+    job = exports.export_job_get(viewer=request.user, job_id=job_id)
     return render(request, "dashboards/partials/export_status.html", {"job": job})
 
 
 @role_required(Role.MANAGER)
 @require_GET
 def export_download(request, job_id: int):
-    job = selectors.export_job_get(viewer=request.user, job_id=job_id)
-    if job.status != ExportStatus.DONE or not job.file_path:
-        raise Http404
+    job = exports.export_download_get(viewer=request.user, job_id=job_id)
     try:  # from the default storage: the object store in production, whichever host built it
         f = default_storage.open(job.file_path, "rb")
     except FileNotFoundError as exc:

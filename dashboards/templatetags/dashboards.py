@@ -1,6 +1,6 @@
 from django import template
 
-from .. import selectors
+from ..reminders import assignments_for
 
 register = template.Library()
 
@@ -8,4 +8,4 @@ register = template.Library()
 @register.inclusion_tag("dashboards/partials/my_assignments.html")
 def my_assignments(user):
     """The "Assigned to you" block on an employee's home page (the course catalog)."""
-    return {"assignments": selectors.assignments_for(user=user) if user.is_authenticated else []}
+    return {"assignments": assignments_for(user=user) if user.is_authenticated else []}

@@ -5,8 +5,9 @@ import pytest
 
 from accounts.models import Role
 from courseapp.models import Lesson
-from dashboards import selectors
-from dashboards.selectors import Filters
+from core.errors import NotFound
+from dashboards import reminders, scope, selectors
+from dashboards.filters import Filters
 from tests.dashboards.factories import assign, attempt, finish, make_course, make_user, progress, run, team_with
 from training.models import FineTuneJob
 
@@ -19,7 +20,7 @@ def lessons_of(course):
 
 
 def filters_for(viewer, **kwargs):
-    return Filters(courses=tuple(selectors.courses_for(viewer=viewer)), **kwargs)
+    return Filters(courses=tuple(scope.courses_for(viewer=viewer)), **kwargs)
 
 
 def test_team_figures_match_the_rows(course):
@@ -120,20 +121,19 @@ def test_my_assignments_flag_overdue_first(course):
     later = make_course()
     assign(manager, later, TODAY + dt.timedelta(days=10), team=team)
     assign(manager, course, TODAY - dt.timedelta(days=2), user=a)
-    items = selectors.assignments_for(user=a, today=TODAY)
+    items = reminders.assignments_for(user=a, today=TODAY)
     assert [(i.course, i.overdue) for i in items] == [(course, True), (later, False)]
     finish(a, course)
-    assert not selectors.assignments_for(user=a, today=TODAY)[-1].overdue
+    assert not reminders.assignments_for(user=a, today=TODAY)[-1].overdue
 
 
 def test_person_scope(course):
     _team, manager, (a,) = team_with(1)
     _other, _, (stranger,) = team_with(1)
-    assert selectors.person_get(viewer=manager, user_id=a.pk) == a
-    from django.http import Http404
+    assert scope.person_get(viewer=manager, user_id=a.pk) == a
 
     for viewer, target in [(manager, stranger), (a, manager), (a, stranger)]:
-        with pytest.raises(Http404):
-            selectors.person_get(viewer=viewer, user_id=target.pk)
-    assert selectors.person_get(viewer=a, user_id=a.pk) == a
-    assert selectors.person_get(viewer=make_user(Role.ADMIN), user_id=stranger.pk) == stranger
+        with pytest.raises(NotFound):
+            scope.person_get(viewer=viewer, user_id=target.pk)
+    assert scope.person_get(viewer=a, user_id=a.pk) == a
+    assert scope.person_get(viewer=make_user(Role.ADMIN), user_id=stranger.pk) == stranger

@@ -11,23 +11,11 @@ from django.db.models import Count, Q, Sum
 from accounts.models import User
 from courseapp.models import Attempt, Certificate, LessonProgress
 from playground.models import PlaygroundRun
-from training.models import ACTIVE, FineTuneJob, Quota
-from training.services import usage_seconds
+from training.models import FineTuneJob
+from training.selectors import quota_use
 
 from .reminders import assignments_for
 from .selectors import job_stats
-
-
-def _quota(person: User) -> dict:
-    """The person's fine-tune quota and what they used of it in the last 7 days
-    (the same sum the quota check in training.services uses)."""
-    quota = Quota.objects.filter(user=person).first() or Quota(user=person)
-    used = usage_seconds(user=person)
-    limit = quota.effective_gpu_seconds_per_week
-    active = FineTuneJob.objects.filter(user=person, status__in=ACTIVE).count()
-    return {"gpu_seconds_used": used, "gpu_seconds_limit": limit,
-            "percent": round(100 * used / limit) if limit else 0,
-            "active_jobs": active, "max_concurrent": quota.effective_max_concurrent}
 
 
 def person_detail(*, person: User, today: dt.date | None = None) -> dict:
@@ -51,7 +39,7 @@ def person_detail(*, person: User, today: dt.date | None = None) -> dict:
         "jobs": jobs.get(person.pk, (0, 0.0)),
         "job_list": list(FineTuneJob.objects.filter(user=person).only(
             "name", "kind", "status", "created_at", "gpu_seconds", "device")[:50]),
-        "quota": _quota(person),
+        "quota": quota_use(user=person),  # the same reading the submission check makes
         "limits": {"max_new_tokens": settings.LLM_MAX_NEW_TOKENS,
                    "max_prompt_tokens": settings.LLM_MAX_PROMPT_TOKENS,
                    "max_concurrent": settings.LLM_MAX_CONCURRENT_PER_USER},

@@ -1,18 +1,105 @@
-"""Reads for fine-tunes: who may see what, queue positions, curves and the backend view."""
+"""Reads for fine-tunes: who may see what, the fair queue, usage and quotas, queue
+positions, curves and the backend view."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Q, QuerySet, Sum
+from django.core.exceptions import ValidationError
+from django.db.models import Count, FloatField, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core import policy
+from playground.models import ModelEntry
 from playground.selectors import model_usable_by
 
+from .ml import datasets as ds
 from .models import ACTIVE, FineTuneJob, JobLog, JobMetric, JobStatus, Quota
-from .services import USAGE_WINDOW, fair_queue, jobs_stale
+
+USAGE_WINDOW = timedelta(days=7)  # quotas and the fair order count device-seconds over this window
+
+
+def dataset_limits() -> ds.Limits:
+    return ds.Limits(max_bytes=settings.TRAINING_MAX_UPLOAD_BYTES, max_rows=settings.TRAINING_MAX_ROWS,
+                     max_row_tokens=settings.TRAINING_MAX_ROW_TOKENS)
+
+
+def base_model_path(name: str) -> str:
+    entry = ModelEntry.objects.filter(name=name).first()
+    if entry is None:
+        raise ValidationError(f"The base model {name!r} is not registered; run `manage.py provision_models`.")
+    return entry.source
+
+
+def job_rows(job: FineTuneJob) -> ds.ParsedDataset:
+    if job.builtin_dataset:
+        return ds.load_builtin(job.builtin_dataset, limits=dataset_limits())
+    if job.dataset is None:
+        raise ValidationError("The job's dataset was deleted.")
+    with job.dataset.file.open("rb") as f:
+        data = f.read()
+    return ds.parse_dataset(data, fmt=job.dataset.fmt, kind=job.kind, limits=dataset_limits())
+
+
+def usage_seconds(*, user, since=None) -> float:
+    since = since or timezone.now() - USAGE_WINDOW
+    total = FineTuneJob.objects.filter(user=user, started_at__gte=since).aggregate(s=Sum("gpu_seconds"))["s"]
+    return float(total or 0.0)
+
+
+@dataclass(frozen=True)
+class QuotaUse:
+    """A person's fine-tune quota and what they use of it: the one reading that the
+    submission check and the dashboards share."""
+
+    active_jobs: int  # queued or running (models.ACTIVE)
+    max_concurrent: int
+    gpu_seconds_used: float  # over USAGE_WINDOW
+    gpu_seconds_limit: int
+
+    @property
+    def concurrency_full(self) -> bool:
+        return self.active_jobs >= self.max_concurrent
+
+    @property
+    def gpu_seconds_spent(self) -> bool:
+        return self.gpu_seconds_used >= self.gpu_seconds_limit
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.gpu_seconds_used / self.gpu_seconds_limit) if self.gpu_seconds_limit else 0
+
+
+def quota_use(*, user, quota: Quota | None = None) -> QuotaUse:
+    """`quota` is the user's row when the caller holds it locked; else it is read (the
+    defaults apply to someone who has none)."""
+    quota = quota or Quota.objects.filter(user=user).first() or Quota(user=user)
+    return QuotaUse(active_jobs=FineTuneJob.objects.filter(user=user, status__in=ACTIVE).count(),
+                    max_concurrent=quota.effective_max_concurrent, gpu_seconds_used=usage_seconds(user=user),
+                    gpu_seconds_limit=quota.effective_gpu_seconds_per_week)
+
+
+def fair_queue(*, queue_name: str | None = None):
+    """Queued jobs in the order they will run: the owner with the least device-seconds
+    in the last 7 days first, then the oldest job."""
+    since = timezone.now() - USAGE_WINDOW
+    usage = (FineTuneJob.objects.filter(user=OuterRef("user"), started_at__gte=since)
+             .order_by().values("user").annotate(s=Sum("gpu_seconds")).values("s"))
+    jobs = FineTuneJob.objects.filter(status=JobStatus.QUEUED)
+    if queue_name is not None:
+        jobs = jobs.filter(queue_name=queue_name)
+    return jobs.annotate(owner_usage=Coalesce(Subquery(usage, output_field=FloatField()), Value(0.0))).order_by(
+        "owner_usage", "created_at", "pk")
+
+
+def jobs_stale():
+    """Running jobs whose heartbeat is older than the threshold: phantoms until recovered."""
+    stale = timezone.now() - timedelta(seconds=settings.TRAINING_HEARTBEAT_STALE_SECONDS)
+    return FineTuneJob.objects.filter(status=JobStatus.RUNNING, heartbeat_at__lt=stale)
 
 
 def job_visible_to(*, user, job: FineTuneJob) -> bool:
@@ -133,5 +220,5 @@ def backend_overview() -> dict:
 
 
 def jobs_stale_count() -> int:
-    """How many running jobs are phantoms until recovered (`services.jobs_stale`)."""
+    """How many running jobs are phantoms until recovered (`jobs_stale`)."""
     return jobs_stale().count()

@@ -14,7 +14,7 @@ logger = logging.getLogger(__name__)
 
 @worker_ready.connect
 def recover_jobs_on_worker_start(sender=None, **kwargs):
-    from .services import worker_startup_recover
+    from .runner import worker_startup_recover
 
     hostname = getattr(sender, "hostname", "") or ""
     try:

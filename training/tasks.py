@@ -1,7 +1,7 @@
 """The Celery side of fine-tunes: one task, "a slot is free on this queue".
 
 The message does not carry the job to run: when the task starts it claims the
-fairest queued job from the DB (services.job_claim_next). Each submission sends one
+fairest queued job from the DB (runner.job_claim_next). Each submission sends one
 trigger, recovery sends one per requeued job, and a spare trigger finds nothing to
 do. See docs/DECISIONS.md ("Fine-tunes: the message is a slot, the DB picks the job").
 """
@@ -10,7 +10,7 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
-from . import services
+from . import runner
 from .models import FineTuneJob
 
 
@@ -24,17 +24,17 @@ from .models import FineTuneJob
 def training_run_slot(self, job_id: int) -> None:
     queue_name = (FineTuneJob.objects.filter(pk=job_id).values_list("queue_name", flat=True).first()
                   or (self.request.delivery_info or {}).get("routing_key") or settings.TRAINING_QUEUE)
-    services.jobs_recover_stale()
-    job = services.job_claim_next(queue_name=queue_name, hostname=self.request.hostname or "")
+    runner.jobs_recover_stale()
+    job = runner.job_claim_next(queue_name=queue_name, hostname=self.request.hostname or "")
     if job is None:
         return
     try:
-        services.job_execute(job_id=job.pk, attempt=job.attempts)
+        runner.job_execute(job_id=job.pk, attempt=job.attempts)
     except SoftTimeLimitExceeded:
-        services.job_fail_interrupted(job_id=job.pk, attempt=job.attempts,
+        runner.job_fail_interrupted(job_id=job.pk, attempt=job.attempts,
                                       reason=f"Celery's time limit of {settings.TRAINING_SOFT_TIME_LIMIT} s was reached.")
     except Exception as exc:
-        services.job_fail_interrupted(job_id=job.pk, attempt=job.attempts, reason=f"{type(exc).__name__}: {exc}")
+        runner.job_fail_interrupted(job_id=job.pk, attempt=job.attempts, reason=f"{type(exc).__name__}: {exc}")
         raise
 
 
@@ -43,4 +43,4 @@ def training_recover_stale() -> None:
     """Celery beat runs this once per heartbeat interval (CELERY_BEAT_SCHEDULE): a job
     whose worker or pool process died is requeued or failed without waiting for a
     new submission or a worker restart."""
-    services.jobs_recover_stale()
+    runner.jobs_recover_stale()

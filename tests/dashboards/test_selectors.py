@@ -4,8 +4,8 @@ from statistics import mean
 import pytest
 
 from accounts.models import Role
-from courseapp.models import Lesson
 from core.errors import NotFound
+from courseapp.models import Lesson
 from dashboards import reminders, scope, selectors
 from dashboards.filters import Filters
 from tests.dashboards.factories import assign, attempt, finish, make_course, make_user, progress, run, team_with

@@ -18,6 +18,8 @@ from dashboards import services as dashboard_services
 from dashboards.models import ExportJob, ExportStatus
 from tests.dashboards.factories import attempt, make_course, team_with
 from tests.factories import make_user
+from training import runner as training_runner
+from training import selectors as training_selectors
 from training import services as training_services
 from training.artifacts import MANIFEST, ArtifactError, ensure_local_model, parse, upload_dir
 from training.models import FineTuneJob
@@ -103,7 +105,7 @@ def test_an_uploaded_dataset_lives_in_the_store_and_the_job_reads_it_from_there(
         user=user, uploaded_file=SimpleUploadedFile("faq.jsonl", data), kind="causal_lm")
     assert dataset.file.name in keys(s3_storage, "training/datasets/")
     job = FineTuneJob(user=user, kind="causal_lm", dataset=dataset)
-    assert len(training_services.job_rows(job).rows) == 10
+    assert len(training_selectors.job_rows(job).rows) == 10
 
 
 @pytest.mark.django_db
@@ -172,7 +174,7 @@ def test_an_output_the_store_refuses_fails_the_attempt_and_stays_on_disk(object_
     unreachable = {**object_store.storage_setting()}
     unreachable["OPTIONS"] = {**unreachable["OPTIONS"], "endpoint_url": f"http://127.0.0.1:{free_port()}"}
     settings.STORAGES = {**settings.STORAGES, "default": unreachable}
-    ref, reason = training_services.job_output_store(job=FineTuneJob(pk=10**6), attempt=1, local_dir=model_dir,
+    ref, reason = training_runner.job_output_store(job=FineTuneJob(pk=10**6), attempt=1, local_dir=model_dir,
                                                      heartbeat=lambda: None)
     assert ref == "" and reason.startswith("Could not store the output in the object store")
     assert (model_dir / "adapter_config.json").is_file()  # kept for a look, not lost

@@ -10,7 +10,7 @@ from django.utils import timezone
 from accounts.models import Role
 from playground.models import ModelEntry
 from tests.factories import make_user
-from training import selectors, services
+from training import runner, selectors, services
 from training.models import FineTuneJob, JobStatus
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -20,7 +20,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def no_broker(monkeypatch):
     """These tests look at the DB only; the slot triggers they would send are counted."""
     sent = []
-    monkeypatch.setattr(services, "job_enqueue", lambda **kw: sent.append(kw))
+    for module in (services, runner):  # submission (web side) and recovery (runner) both send triggers
+        monkeypatch.setattr(module, "job_enqueue", lambda **kw: sent.append(kw))
     return sent
 
 
@@ -50,9 +51,15 @@ def test_submission_over_the_weekly_gpu_seconds_is_refused(employee):
     FineTuneJob.objects.filter(pk=done.pk).update(status=JobStatus.SUCCEEDED, started_at=timezone.now(), gpu_seconds=150)
     with pytest.raises(services.QuotaExceeded, match="used 150 of your 100 GPU-seconds"):
         submit(employee)
+    # The dashboards read the same quota use (one definition in training.selectors).
+    use = selectors.quota_use(user=employee)
+    assert (use.gpu_seconds_used, use.gpu_seconds_limit, use.percent, use.gpu_seconds_spent) == (150.0, 100, 150, True)
+    assert (use.active_jobs, use.max_concurrent, use.concurrency_full) == (0, 5, False)
     # Usage older than 7 days no longer counts.
     FineTuneJob.objects.filter(pk=done.pk).update(started_at=timezone.now() - timedelta(days=8))
     submit(employee)
+    use = selectors.quota_use(user=employee)
+    assert (use.gpu_seconds_used, use.active_jobs, use.gpu_seconds_spent) == (0.0, 1, False)
 
 
 def test_quota_is_enforced_atomically_under_concurrent_submissions(employee):
@@ -86,13 +93,13 @@ def test_fair_order_puts_the_lighter_user_first(team, settings):
     FineTuneJob.objects.filter(pk=past.pk).update(status=JobStatus.SUCCEEDED, started_at=timezone.now(), gpu_seconds=500)
     h1, h2 = submit(heavy), submit(heavy)
     l1 = submit(light)  # submitted last, but its owner used nothing this week
-    assert list(services.fair_queue(queue_name=settings.TRAINING_QUEUE)) == [l1, h1, h2]
+    assert list(selectors.fair_queue(queue_name=settings.TRAINING_QUEUE)) == [l1, h1, h2]
     assert selectors.queue_position(job=l1) == 1 and selectors.queue_position(job=h2) == 3
-    claimed = services.job_claim_next(queue_name=settings.TRAINING_QUEUE, hostname="w1")
+    claimed = runner.job_claim_next(queue_name=settings.TRAINING_QUEUE, hostname="w1")
     assert claimed == l1 and claimed.status == JobStatus.RUNNING and claimed.attempts == 1
-    assert services.job_claim_next(queue_name=settings.TRAINING_QUEUE, hostname="w1") == h1
+    assert runner.job_claim_next(queue_name=settings.TRAINING_QUEUE, hostname="w1") == h1
     # A job on another queue is not claimed by this queue's slot.
-    assert services.job_claim_next(queue_name="gpu7", hostname="w1") is None
+    assert runner.job_claim_next(queue_name="gpu7", hostname="w1") is None
 
 
 def test_fairness_alternates_between_two_employees(team, settings):
@@ -102,9 +109,9 @@ def test_fairness_alternates_between_two_employees(team, settings):
     jobs_a = [submit(a) for _ in range(3)]  # a queues three first...
     jobs_b = [submit(b) for _ in range(2)]  # ...b two after
     order = []
-    while (job := services.job_claim_next(queue_name=settings.TRAINING_QUEUE, hostname="w")) is not None:
+    while (job := runner.job_claim_next(queue_name=settings.TRAINING_QUEUE, hostname="w")) is not None:
         order.append(job.user_id)
-        services.job_finish(job_id=job.pk, attempt=job.attempts, status=JobStatus.SUCCEEDED, run_seconds=10, gpu_seconds=10)
+        runner.job_finish(job_id=job.pk, attempt=job.attempts, status=JobStatus.SUCCEEDED, run_seconds=10, gpu_seconds=10)
     assert order == [a.pk, b.pk, a.pk, b.pk, a.pk], "FIFO would have run a, a, a, b, b"
     assert len(jobs_a) + len(jobs_b) == 5
 
@@ -116,7 +123,7 @@ def test_cancel_a_queued_job_is_immediate_and_a_running_one_sets_the_flag(employ
     services.job_cancel(job_id=queued.pk)
     queued.refresh_from_db()
     assert queued.status == JobStatus.CANCELLED and queued.finished_at
-    claimed = services.job_claim_next(queue_name=settings.TRAINING_QUEUE, hostname="w")
+    claimed = runner.job_claim_next(queue_name=settings.TRAINING_QUEUE, hostname="w")
     assert claimed == running
     services.job_cancel(job_id=running.pk)
     running.refresh_from_db()
@@ -127,12 +134,12 @@ def test_cancel_a_queued_job_is_immediate_and_a_running_one_sets_the_flag(employ
 
 def test_stale_attempt_cannot_overwrite_a_newer_one(employee, settings):
     job = submit(employee)
-    first = services.job_claim_next(queue_name=settings.TRAINING_QUEUE, hostname="w1")
-    services.worker_startup_recover(hostname="w1")  # w1 restarted: requeued
-    second = services.job_claim_next(queue_name=settings.TRAINING_QUEUE, hostname="w2")
+    first = runner.job_claim_next(queue_name=settings.TRAINING_QUEUE, hostname="w1")
+    runner.worker_startup_recover(hostname="w1")  # w1 restarted: requeued
+    second = runner.job_claim_next(queue_name=settings.TRAINING_QUEUE, hostname="w2")
     assert second.pk == job.pk and second.attempts == 2
-    assert services.job_finish(job_id=job.pk, attempt=first.attempts, status=JobStatus.FAILED, reason="late") is None
-    services.job_progress_record(job_id=job.pk, attempt=1, event={"type": "progress", "step": 1, "steps": 2, "loss": 9.0,
+    assert runner.job_finish(job_id=job.pk, attempt=first.attempts, status=JobStatus.FAILED, reason="late") is None
+    runner.job_progress_record(job_id=job.pk, attempt=1, event={"type": "progress", "step": 1, "steps": 2, "loss": 9.0,
                                                                   "lr": 0.1}, elapsed=1)
     job.refresh_from_db()
     assert job.status == JobStatus.RUNNING and job.steps_done == 0 and not job.metrics.exists()
@@ -141,15 +148,15 @@ def test_stale_attempt_cannot_overwrite_a_newer_one(employee, settings):
 def test_recovery_requeues_then_fails_with_a_reason(employee, settings, no_broker):
     settings.TRAINING_MAX_ATTEMPTS = 2
     job = submit(employee)
-    services.job_claim_next(queue_name=settings.TRAINING_QUEUE, hostname="dead@host")
-    assert services.worker_startup_recover(hostname="dead@host") == {job.pk: JobStatus.QUEUED}
+    runner.job_claim_next(queue_name=settings.TRAINING_QUEUE, hostname="dead@host")
+    assert runner.worker_startup_recover(hostname="dead@host") == {job.pk: JobStatus.QUEUED}
     assert len(no_broker) == 2  # the submission's trigger and the requeue's
-    services.job_claim_next(queue_name=settings.TRAINING_QUEUE, hostname="other@host")
+    runner.job_claim_next(queue_name=settings.TRAINING_QUEUE, hostname="other@host")
     # A different worker starting does not touch a job with a fresh heartbeat...
-    assert services.worker_startup_recover(hostname="third@host") == {}
+    assert runner.worker_startup_recover(hostname="third@host") == {}
     # ...but a stale heartbeat is recovered by anyone; attempts are used up, so it fails.
     FineTuneJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=5))
-    assert services.worker_startup_recover(hostname="third@host") == {job.pk: JobStatus.FAILED}
+    assert runner.worker_startup_recover(hostname="third@host") == {job.pk: JobStatus.FAILED}
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED and "gave up after 2 attempt(s)" in job.failure_reason
     assert "stopped sending heartbeats" in job.failure_reason
@@ -177,12 +184,12 @@ def test_bad_parameters_are_refused_before_queueing(employee):
 
 
 def _finish_with_adapter(job, settings, tmp_path, *, adapter_ok: bool):
-    claimed = services.job_claim_next(queue_name=settings.TRAINING_QUEUE, hostname="w1")
+    claimed = runner.job_claim_next(queue_name=settings.TRAINING_QUEUE, hostname="w1")
     out = tmp_path / f"job-{job.pk}"
     out.mkdir()
     if adapter_ok:
         (out / "adapter_config.json").write_text("{}")
-    return services.job_finish(job_id=job.pk, attempt=claimed.attempts, status=JobStatus.SUCCEEDED,
+    return runner.job_finish(job_id=job.pk, attempt=claimed.attempts, status=JobStatus.SUCCEEDED,
                                result={"tokens_per_second": 1.0}, run_seconds=1.0, output_path=str(out))
 
 
@@ -211,12 +218,12 @@ def test_device_seconds_of_an_interrupted_attempt_stay_counted(employee, setting
     finish keep them (the runner adds each attempt's seconds on top)."""
     services.quota_set(user=employee, max_concurrent=5, gpu_seconds_per_week=None)
     job = submit(employee)
-    first = services.job_claim_next(queue_name=settings.TRAINING_QUEUE, hostname="w")
-    assert services.job_heartbeat(job_id=job.pk, attempt=first.attempts, gpu_seconds=30.0)
+    first = runner.job_claim_next(queue_name=settings.TRAINING_QUEUE, hostname="w")
+    assert runner.job_heartbeat(job_id=job.pk, attempt=first.attempts, gpu_seconds=30.0)
     FineTuneJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
-    assert services.jobs_recover_stale() == {job.pk: JobStatus.QUEUED}
-    second = services.job_claim_next(queue_name=settings.TRAINING_QUEUE, hostname="w")
+    assert runner.jobs_recover_stale() == {job.pk: JobStatus.QUEUED}
+    second = runner.job_claim_next(queue_name=settings.TRAINING_QUEUE, hostname="w")
     assert second.attempts == 2 and second.gpu_seconds == 30.0
-    services.job_fail_interrupted(job_id=job.pk, attempt=2, reason="time limit")
+    runner.job_fail_interrupted(job_id=job.pk, attempt=2, reason="time limit")
     assert FineTuneJob.objects.get(pk=job.pk).gpu_seconds == 30.0
-    assert services.usage_seconds(user=employee) == 30.0
+    assert selectors.usage_seconds(user=employee) == 30.0

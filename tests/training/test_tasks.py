@@ -20,7 +20,7 @@ from playground.models import ModelEntry
 from tests.factories import make_user
 from tests.processes import ROOT, child_env, stop
 from tests.training.conftest import pid_alive, wait_final, wait_for
-from training import services
+from training import runner, services
 from training.artifacts import ensure_local_model
 from training.models import FineTuneJob, JobMetric, JobStatus
 
@@ -272,7 +272,7 @@ def test_a_superseded_attempt_stops_its_child_at_its_next_heartbeat(celery_worke
     # Make the heartbeat look stale, as if the runner had gone quiet, and recover.
     FineTuneJob.objects.filter(pk=job.pk).update(heartbeat_at=running.heartbeat_at - timedelta(hours=1),
                                                  params={**running.params, "steps": 2})
-    assert services.jobs_recover_stale() == {job.pk: JobStatus.QUEUED}
+    assert runner.jobs_recover_stale() == {job.pk: JobStatus.QUEUED}
     superseded = time.monotonic()
     wait_for(lambda: not pid_alive(child), settings.TRAINING_HEARTBEAT_SECONDS + settings.TRAINING_CANCEL_GRACE_SECONDS
              + 10, interval=0.2, what="the superseded attempt's child to stop")

@@ -11,7 +11,7 @@ from django.urls import reverse
 from accounts.models import Role
 from playground.models import ModelEntry, ModelKind
 from tests.factories import make_user
-from training import services
+from training import runner, services
 from training.models import Dataset, FineTuneJob, JobMetric, JobStatus
 
 pytestmark = pytest.mark.django_db
@@ -20,7 +20,8 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def no_broker(monkeypatch):
     sent = []
-    monkeypatch.setattr(services, "job_enqueue", lambda **kw: sent.append(kw))
+    for module in (services, runner):  # submission (web side) and recovery (runner) both send triggers
+        monkeypatch.setattr(module, "job_enqueue", lambda **kw: sent.append(kw))
     return sent
 
 
@@ -107,9 +108,9 @@ def test_job_page_polls_while_active_and_draws_the_loss_curve(employee, settings
     client = client_for(employee)
     html = client.get(reverse("training:job", args=[job.pk])).content.decode()
     assert 'hx-trigger="every 1s"' in html and "Position in the queue: 1" in html
-    claimed = services.job_claim_next(queue_name=settings.TRAINING_QUEUE, hostname="w")
+    claimed = runner.job_claim_next(queue_name=settings.TRAINING_QUEUE, hostname="w")
     for step, loss in enumerate([3.0, 2.5, 2.0], start=1):
-        services.job_progress_record(job_id=job.pk, attempt=claimed.attempts, elapsed=step, event={
+        runner.job_progress_record(job_id=job.pk, attempt=claimed.attempts, elapsed=step, event={
             "type": "progress", "step": step, "steps": 24, "loss": loss, "lr": 1e-4, "tokens": 100})
     html = client.get(reverse("training:progress", args=[job.pk])).content.decode()
     assert "<polyline" in html and "3 / 24" in html and "ETA" in html and "<script" not in html
@@ -119,15 +120,15 @@ def test_job_page_polls_while_active_and_draws_the_loss_curve(employee, settings
     last_x = float(re.search(r'points="[^"]* ([\d.]+),[\d.]+"', html).group(1))
     assert last_x < 600 / 4
     assert JobMetric.objects.filter(job=job).count() == 3
-    services.job_finish(job_id=job.pk, attempt=claimed.attempts, status=JobStatus.FAILED, reason="out of memory")
+    runner.job_finish(job_id=job.pk, attempt=claimed.attempts, status=JobStatus.FAILED, reason="out of memory")
     html = client.get(reverse("training:progress", args=[job.pk])).content.decode()
     assert "hx-trigger" not in html and "out of memory" in html
 
 
 def test_classifier_page_shows_accuracy_and_confusion_matrix(employee, settings):
     job = services.job_submit(user=employee, kind="classifier", preset="cpu-quick", builtin_dataset="sentiment")
-    claimed = services.job_claim_next(queue_name=settings.TRAINING_QUEUE, hostname="w")
-    services.job_progress_record(job_id=job.pk, attempt=claimed.attempts, elapsed=1, event={
+    claimed = runner.job_claim_next(queue_name=settings.TRAINING_QUEUE, hostname="w")
+    runner.job_progress_record(job_id=job.pk, attempt=claimed.attempts, elapsed=1, event={
         "type": "eval", "phase": "after",
         "metrics": {"accuracy": 0.75, "confusion": [[3, 1], [0, 4]], "labels": ["neg", "pos"], "rows": 8}})
     html = client_for(employee).get(reverse("training:job", args=[job.pk])).content.decode()

@@ -56,8 +56,9 @@ def bare_loop(cfg, rows) -> dict:
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from playground.ml.loading import resolve_device
     from training.ml.datasets import split_rows
-    from training.ml.train import batch_indices, collate_causal, encode_pairs, resolve_device
+    from training.ml.train import batch_indices, collate_causal, encode_pairs
 
     torch.manual_seed(cfg.seed)
     device = resolve_device(cfg.device)

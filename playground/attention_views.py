@@ -27,7 +27,6 @@ from .selectors import model_usable_by, models_usable_by, run_visible_to
 MAX_TEXT_CHARS = 5_000
 # A first visit shows this sentence at once: "it" attends to "animal" in several heads.
 EXAMPLE_TEXT = "The animal didn't cross the street because it was too tired."
-EXAMPLE_MODEL = "minilm-l6-v2"
 WORKER_TIMEOUT = 30.0  # seconds to wait for a model worker's answer
 ERROR_STATUS = {"forbidden": 403, "not_found": 404, "no_worker": 503, "model_not_available": 503}
 
@@ -169,7 +168,8 @@ def attention_page(request):
         names = [m.name for m in models]
         query = request.GET.copy()
         query["view"] = view
-        query["model"] = EXAMPLE_MODEL if EXAMPLE_MODEL in names else names[0]
+        example = settings.LLM_DEFAULT_MODELS[ModelKind.ENCODER]
+        query["model"] = example if example in names else names[0]
         query["text"] = EXAMPLE_TEXT
         return redirect(f"{request.path}?{query.urlencode()}")
     # A refusal or a bad request keeps the page (the form to try again) with its status:
@@ -189,7 +189,7 @@ def attention_page(request):
     query["view"] = view
     return render(request, "playground/attention.html", {
         "view": view, "source": source, "error": error, "models": models, "tabs": tabs, "query": query.urlencode(),
-        "text": request.GET.get("text", ""), "model": request.GET.get("model", EXAMPLE_MODEL),
+        "text": request.GET.get("text", ""), "model": request.GET.get("model", settings.LLM_DEFAULT_MODELS[ModelKind.ENCODER]),
         "run": request.GET.get("run", ""), "first_layer": request.GET.get("from", "0"),
         "caps": {"heatmap": settings.LLM_ATTENTION_MAX_TOKENS, "head": settings.LLM_BERTVIZ_HEAD_MAX_TOKENS,
                  "model": settings.LLM_BERTVIZ_MODEL_MAX_TOKENS},

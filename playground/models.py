@@ -6,10 +6,12 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from .ml import kinds
+
 
 class ModelKind(models.TextChoices):
-    CAUSAL_LM = "causal_lm", _("Causal language model")
-    ENCODER = "encoder", _("Encoder")
+    CAUSAL_LM = kinds.CAUSAL_LM, _("Causal language model")
+    ENCODER = kinds.ENCODER, _("Encoder")
 
 
 class ModelEntry(models.Model):

@@ -5,8 +5,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from .ml.limits import MAX_PROMPT_CHARS
+
 MODES = ("completion", "chat")
-MAX_PROMPT_CHARS = 20_000
 
 # name: (type, minimum, maximum, default)
 PARAMS = {

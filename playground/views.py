@@ -4,6 +4,7 @@ from django.shortcuts import get_object_or_404, render
 from accounts.models import Role
 from core.permissions import role_required
 
+from .ml.limits import MAX_PROMPT_CHARS
 from .models import PlaygroundRun
 from .params import MODES, PARAMS, ParamError, validate_start
 from .selectors import causal_models_usable_by, model_usable_by, models_usable_by, run_visible_to, runs_for_user
@@ -30,7 +31,7 @@ def _preset(request, models) -> tuple[dict, list[str]]:
         preset["mode"] = query["mode"]
     if query.get("view") in VIEWS:
         preset["view"] = query["view"]
-    preset["prompt"] = query.get("prompt", "")[:20_000]
+    preset["prompt"] = query.get("prompt", "")[:MAX_PROMPT_CHARS]
     for name, (kind, *_rest) in PARAMS.items():
         if query.get(name, "") == "":
             continue

@@ -3,10 +3,12 @@ from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from playground.ml import kinds
+
 
 class JobKind(models.TextChoices):
-    CAUSAL_LM = "causal_lm", _("Causal LM fine-tune")
-    CLASSIFIER = "classifier", _("Sequence classifier")
+    CAUSAL_LM = kinds.CAUSAL_LM, _("Causal LM fine-tune")
+    CLASSIFIER = kinds.CLASSIFIER, _("Sequence classifier")
 
 
 class Method(models.TextChoices):

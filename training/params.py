@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
+from playground.ml import kinds
+
 from .models import JobKind, Method
 
 # preset → kind → parameters. The quick CPU demo finishes in well under 3 minutes on a
@@ -38,7 +40,13 @@ FIELDS = {
     "seed": (int, 0, 2**31 - 1),
 }
 
-BASE_MODELS = {JobKind.CAUSAL_LM: "smollm2-135m-instruct", JobKind.CLASSIFIER: "minilm-l6-v2"}
+# A causal-LM fine-tune starts from a causal LM, a classifier from an encoder.
+BASE_KIND = {JobKind.CAUSAL_LM: kinds.CAUSAL_LM, JobKind.CLASSIFIER: kinds.ENCODER}
+
+
+def base_model(kind: str) -> str:
+    """The registry name of the model a fine-tune of `kind` starts from (settings.LLM_DEFAULT_MODELS)."""
+    return settings.LLM_DEFAULT_MODELS[BASE_KIND[kind]]
 
 
 class ParamsInvalid(ValueError):

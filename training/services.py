@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from .ml import datasets as ds
 from .models import Dataset, FineTuneJob, JobLog, JobStatus, Quota
-from .params import BASE_MODELS, params_build
+from .params import base_model, params_build
 from .selectors import base_model_path, dataset_limits, quota_use
 
 
@@ -40,7 +40,7 @@ class JobNotCancellable(Exception):
 def dataset_parse(*, data: bytes, filename: str, kind: str) -> ds.ParsedDataset:
     fmt = ds.detect_format(filename) or ""
     try:
-        counter = ds.token_counter(base_model_path(BASE_MODELS[kind]))
+        counter = ds.token_counter(base_model_path(base_model(kind)))
     except (ValidationError, OSError, Exception):  # no tokenizer.json: fall back to a rough count
         counter = lambda text: len(text) // 3  # noqa: E731
     return ds.parse_dataset(data, fmt=fmt, kind=kind, limits=dataset_limits(), count_tokens=counter)
@@ -133,7 +133,7 @@ def job_submit(
             dataset = dataset_upload(user=user, uploaded_file=upload, kind=kind)
             label = dataset.name
         job = FineTuneJob(
-            user=user, kind=kind, method=params["method"], base_model=BASE_MODELS[kind], dataset=dataset,
+            user=user, kind=kind, method=params["method"], base_model=base_model(kind), dataset=dataset,
             builtin_dataset=builtin_dataset, preset=preset, params=params, queue_name=settings.TRAINING_QUEUE,
             steps_total=params["steps"], name=(name or f"{label} · {preset}")[:100], submission_token=submission_token)
         try:

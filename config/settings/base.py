@@ -13,6 +13,9 @@ import dj_database_url
 from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
+# Django-free constants (no torch): the limits' defaults and the default models' names.
+from playground.ml import kinds, limits, provision
+
 from .env import env_bool, env_int, env_list, env_str
 from .storage import s3_storage
 
@@ -239,9 +242,14 @@ LLM_DEVICE = env_str("LLM_DEVICE", "auto")  # auto | cpu | cuda | cuda:N
 # Run the model worker inside the ASGI server (embedded) or as its own process.
 LLM_EMBEDDED_WORKER = env_bool("LLM_EMBEDDED_WORKER", not REDIS_URL)
 LLM_WORKER_NAME = env_str("LLM_WORKER_NAME", "")
+# The model of each kind that fine-tunes start from and the attention page opens on.
+LLM_DEFAULT_MODELS = {
+    kinds.CAUSAL_LM: env_str("LLM_DEFAULT_CAUSAL_LM", provision.SMOLLM2_NAME),
+    kinds.ENCODER: env_str("LLM_DEFAULT_ENCODER", provision.MINILM_NAME),
+}
 # Playground limits; each gives the employee a clear message when hit.
-LLM_MAX_PROMPT_TOKENS = env_int("LLM_MAX_PROMPT_TOKENS", 1024)
-LLM_MAX_NEW_TOKENS = env_int("LLM_MAX_NEW_TOKENS", 512)
+LLM_MAX_PROMPT_TOKENS = env_int("LLM_MAX_PROMPT_TOKENS", limits.MAX_PROMPT_TOKENS)
+LLM_MAX_NEW_TOKENS = env_int("LLM_MAX_NEW_TOKENS", limits.MAX_NEW_TOKENS)
 LLM_MAX_CONCURRENT_PER_USER = env_int("LLM_MAX_CONCURRENT_PER_USER", 2)
 LLM_MAX_BATCH = env_int("LLM_MAX_BATCH", 0)  # sequences per forward pass; 0 = follow the device (8 on CPU, 64+ on GPU)
 LLM_MAX_WAITING = env_int("LLM_MAX_WAITING", 16)  # queued beyond the batch before "busy"

@@ -24,6 +24,7 @@ from typing import Any
 
 import torch
 
+from . import limits
 from .sampling import BatchChoice, SamplingParams, choose_batch
 
 TOP_ALTERNATIVES = 5
@@ -51,8 +52,8 @@ def batch_size_for(model, *, max_tokens: int, memory_fraction: float = 0.5) -> i
 class EngineConfig:
     max_batch: int = CPU_BATCH  # sequences decoded together; more wait in the queue (see batch_size_for)
     max_waiting: int = 16  # beyond this, new requests are refused as "busy"
-    max_prompt_tokens: int = 1024  # longer prompts are refused before any compute
-    max_new_tokens: int = 512  # hard cap on any request's max_new_tokens
+    max_prompt_tokens: int = limits.MAX_PROMPT_TOKENS  # longer prompts are refused before any compute
+    max_new_tokens: int = limits.MAX_NEW_TOKENS  # hard cap on any request's max_new_tokens
 
 
 @dataclass

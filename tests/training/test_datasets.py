@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from training.ml.datasets import BUILTINS, CAUSAL_LM, CLASSIFIER, Limits, load_builtin, parse_dataset, split_rows
+from playground.ml.kinds import CAUSAL_LM, CLASSIFIER
+from training.ml.datasets import BUILTINS, Limits, load_builtin, parse_dataset, split_rows
 
 
 def jsonl(*rows) -> bytes:

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-CAUSAL_LM = "causal_lm"  # rows of {prompt, response}
-CLASSIFIER = "classifier"  # rows of {text, label}
+from playground.ml.kinds import CAUSAL_LM, CLASSIFIER
+
 COLUMNS = {CAUSAL_LM: ("prompt", "response"), CLASSIFIER: ("text", "label")}
 FORMATS = ("jsonl", "csv")
 BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"

@@ -17,7 +17,10 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
-from .datasets import CAUSAL_LM, CLASSIFIER, split_rows
+from playground.ml.kinds import CAUSAL_LM, CLASSIFIER
+from playground.ml.loading import resolve_device
+
+from .datasets import split_rows
 
 LORA = "lora"
 FULL = "full"
@@ -49,17 +52,6 @@ class TrainConfig:
 
 class Stopped(Exception):
     """The parent asked us to stop (cancel)."""
-
-
-def resolve_device(setting: str) -> str:
-    import torch
-
-    setting = (setting or "auto").lower()
-    if setting == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if setting.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"device {setting} was asked for, but no CUDA device is visible")
-    return setting
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:

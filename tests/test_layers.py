@@ -78,3 +78,20 @@ def test_core_imports_no_app():
 @pytest.mark.parametrize("folder", ML_PACKAGES)
 def test_model_code_imports_no_django_and_no_web_module(folder):
     assert offenders(folder, WEB, allowed=ML_MODULES) == []
+
+
+# Modules still over the limit, each waiting for its split (issue 15) on another branch.
+# Remove a line when its module is split; never add one.
+LONG_MODULES_TO_SPLIT = {"courseapp/folder.py", "courseapp/services.py", "courseapp/selectors.py", "playground/worker.py"}
+MAX_LINES = 400
+
+
+def test_no_module_over_400_lines_outside_migrations():
+    long = set()
+    for path in ROOT.rglob("*.py"):
+        relative = path.relative_to(ROOT)
+        if relative.parts[0] in {".venv", "node_modules", "static", "var"} or "migrations" in relative.parts:
+            continue
+        if len(path.read_text(encoding="utf-8").splitlines()) > MAX_LINES:
+            long.add(relative.as_posix())
+    assert long == LONG_MODULES_TO_SPLIT

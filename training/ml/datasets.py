@@ -127,6 +127,58 @@ def _records_csv(text: str, errors: list[RowError], columns: tuple[str, ...]):
         errors.append(RowError(reader.line_num, f"not valid CSV ({exc})"))
 
 
+def _file_text(data: bytes, *, fmt: str, limits: Limits) -> tuple[str | None, RowError | None]:
+    """The file's text, or why the whole file is refused."""
+    if fmt not in FORMATS:
+        return None, RowError(0, "the file must be JSONL (.jsonl) or CSV (.csv)")
+    if len(data) > limits.max_bytes:
+        return None, RowError(0, f"the file is {len(data):,} bytes; the limit is {limits.max_bytes:,}")
+    try:
+        return data.decode("utf-8-sig"), None
+    except UnicodeDecodeError as exc:
+        return None, RowError(data[: exc.start].count(b"\n") + 1, "the file is not UTF-8 text")
+
+
+def _row_fields(number: int, record: dict, columns: tuple[str, ...]) -> tuple[dict | None, RowError | None]:
+    """The row's columns as trimmed text, or the first problem with them."""
+    row = {}
+    for column in columns:
+        value = record.get(column)
+        if value is None:
+            return None, RowError(number, f"missing the {column!r} field")
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            return None, RowError(number, f"{column!r} must be text")
+        value = str(value).strip()
+        if not value:
+            return None, RowError(number, f"{column!r} is empty")
+        row[column] = value
+    return row, None
+
+
+def _row_size_error(number: int, row: dict, *, kind: str, limits: Limits,
+                    count_tokens: Callable[[str], int] | None) -> RowError | None:
+    if kind == CLASSIFIER and len(row["label"]) > limits.max_label_chars:
+        return RowError(number, f"the label is longer than {limits.max_label_chars} characters")
+    if count_tokens is not None:
+        tokens = count_tokens(row["text"] if kind == CLASSIFIER else row["prompt"] + "\n" + row["response"])
+        if tokens > limits.max_row_tokens:
+            return RowError(number, f"{tokens} tokens; the limit per row is {limits.max_row_tokens}")
+    return None
+
+
+def _whole_file_errors(rows: list[dict], labels: set[str], *, kind: str, limits: Limits) -> list[RowError]:
+    """Problems of the rows taken together (only asked when every row is fine)."""
+    if not rows:
+        return [RowError(0, "the file holds no rows")]
+    if len(rows) < limits.min_rows:
+        return [RowError(0, f"{len(rows)} rows; at least {limits.min_rows} are needed (some are held out for evaluation)")]
+    if kind == CLASSIFIER and len(labels) < 2:
+        return [RowError(0, f"a classifier needs at least two labels; found only {sorted(labels)}")]
+    if kind == CLASSIFIER and len(labels) > limits.max_labels:
+        return [RowError(0, f"{len(labels)} different labels; the limit is {limits.max_labels}")]
+    return []
+
+
 def parse_dataset(
     data: bytes,
     *,
@@ -141,46 +193,20 @@ def parse_dataset(
     errors = result.errors
     if kind not in COLUMNS:
         raise ValueError(f"unknown dataset kind {kind!r}")
-    if fmt not in FORMATS:
-        errors.append(RowError(0, "the file must be JSONL (.jsonl) or CSV (.csv)"))
-        return result
-    if len(data) > limits.max_bytes:
-        errors.append(RowError(0, f"the file is {len(data):,} bytes; the limit is {limits.max_bytes:,}"))
-        return result
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        errors.append(RowError(line, "the file is not UTF-8 text"))
+    text, refused = _file_text(data, fmt=fmt, limits=limits)
+    if refused is not None:
+        errors.append(refused)
         return result
     columns = COLUMNS[kind]
     records = _records_jsonl(text, errors) if fmt == "jsonl" else _records_csv(text, errors, columns)
     labels: set[str] = set()
     for number, record in records:
-        row = {}
-        for column in columns:
-            value = record.get(column)
-            if value is None:
-                errors.append(RowError(number, f"missing the {column!r} field"))
-                break
-            if isinstance(value, bool) or not isinstance(value, str | int | float):
-                errors.append(RowError(number, f"{column!r} must be text"))
-                break
-            value = str(value).strip()
-            if not value:
-                errors.append(RowError(number, f"{column!r} is empty"))
-                break
-            row[column] = value
+        row, problem = _row_fields(number, record, columns)
+        if row is not None:
+            problem = _row_size_error(number, row, kind=kind, limits=limits, count_tokens=count_tokens)
+        if problem is not None:
+            errors.append(problem)
         else:
-            if kind == CLASSIFIER and len(row["label"]) > limits.max_label_chars:
-                errors.append(RowError(number, f"the label is longer than {limits.max_label_chars} characters"))
-                continue
-            if count_tokens is not None:
-                text_of_row = row["text"] if kind == CLASSIFIER else row["prompt"] + "\n" + row["response"]
-                tokens = count_tokens(text_of_row)
-                if tokens > limits.max_row_tokens:
-                    errors.append(RowError(number, f"{tokens} tokens; the limit per row is {limits.max_row_tokens}"))
-                    continue
             if kind == CLASSIFIER:
                 labels.add(row["label"])
             result.rows.append(row)
@@ -191,15 +217,8 @@ def parse_dataset(
         if len(result.rows) > limits.max_rows:
             errors.append(RowError(number, f"more than {limits.max_rows:,} rows"))
             return result
-    if not result.rows and not errors:
-        errors.append(RowError(0, "the file holds no rows"))
-    elif len(result.rows) < limits.min_rows and not errors:
-        errors.append(RowError(0, f"{len(result.rows)} rows; at least {limits.min_rows} are needed (some are held out for evaluation)"))
-    if kind == CLASSIFIER and result.rows and not errors:
-        if len(labels) < 2:
-            errors.append(RowError(0, f"a classifier needs at least two labels; found only {sorted(labels)}"))
-        elif len(labels) > limits.max_labels:
-            errors.append(RowError(0, f"{len(labels)} different labels; the limit is {limits.max_labels}"))
+    if not errors:
+        errors.extend(_whole_file_errors(result.rows, labels, kind=kind, limits=limits))
     result.labels = sorted(labels)
     return result
 

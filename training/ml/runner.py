@@ -139,12 +139,9 @@ def supervise(
             if now - last_beat >= heartbeat_seconds:
                 owned = heartbeat()
                 last_beat = now
-                if stopping is None and owned is False:
-                    stopping = SUPERSEDED
-                elif stopping is None and cancel_requested():
-                    stopping = CANCELLED
-                elif stopping is None and max_seconds and now - started > max_seconds:
-                    stopping = TIMED_OUT
+                if stopping is None:
+                    stopping = _stop_reason(owned=owned, cancel_requested=cancel_requested,
+                                            elapsed=now - started, max_seconds=max_seconds)
                 if stopping:
                     # Stop in a thread: events keep flowing (and heartbeats keep
                     # going) during the grace period.
@@ -155,6 +152,24 @@ def supervise(
         raise
     finally:
         child.close()
+    return _outcome(child, stopping=stopping, code=code, result=result, error=error, max_seconds=max_seconds)
+
+
+def _stop_reason(*, owned: bool | None, cancel_requested: Callable[[], bool], elapsed: float,
+                 max_seconds: float | None) -> str | None:
+    """Why a running child must stop now, if it must: another attempt owns the job, a
+    cancel was asked for, or the time limit passed."""
+    if owned is False:
+        return SUPERSEDED
+    if cancel_requested():
+        return CANCELLED
+    if max_seconds and elapsed > max_seconds:
+        return TIMED_OUT
+    return None
+
+
+def _outcome(child: TrainingChild, *, stopping: str | None, code: int, result: dict | None, error: str | None,
+             max_seconds: float | None) -> Outcome:
     if stopping == SUPERSEDED:
         return Outcome(SUPERSEDED, "stopped: the job was given to another attempt", result, code)
     if stopping == CANCELLED:

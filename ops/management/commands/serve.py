@@ -28,29 +28,7 @@ class Command(BaseCommand):
                             help="uvicorn processes (default: one per CPU core with REDIS_URL; 1 embedded)")
 
     def handle(self, *args, host, port, no_celery, web_workers, **options):
-        python = sys.executable
-        manage = str(settings.BASE_DIR / "manage.py")
-        if settings.LLM_EMBEDDED_WORKER:
-            # The model worker and the in-memory channel layer live in the one server
-            # process; a second process would have neither. (Each request still gets
-            # its own thread in that process: Django's ASGI handler runs sync views so.)
-            if web_workers > 1:
-                self.stderr.write("The embedded default serves from one process; set REDIS_URL for --web-workers.")
-            web_workers = 1
-        else:
-            web_workers = web_workers or os.cpu_count() or 1
-        commands = {
-            "web": [python, "-m", "uvicorn", "config.asgi:application", "--host", host, "--port", str(port),
-                    "--lifespan", "on", "--ws", "websockets-sansio", "--log-level", "warning",
-                    "--workers", str(web_workers)],
-        }
-        if not settings.LLM_EMBEDDED_WORKER:
-            commands["model-worker"] = [python, manage, "model_worker"]
-        if not no_celery:
-            commands["celery"] = [python, "-m", "celery", "-A", "config", "worker", "--concurrency", "1",
-                                  "--loglevel", "WARNING", "-Q", ",".join(dict.fromkeys(
-                                      [settings.CELERY_TASK_DEFAULT_QUEUE, settings.TRAINING_QUEUE])),
-                                  "-n", f"worker@{socket.gethostname()}", "--beat"]
+        commands = self._commands(host=host, port=port, celery=not no_celery, web_workers=web_workers)
         self.procs: dict[str, subprocess.Popen] = {}
         stopping = False
 
@@ -92,6 +70,33 @@ class Command(BaseCommand):
                     break
             time.sleep(0.5)
         sys.exit(exit_code)
+
+    def _commands(self, *, host: str, port: int, celery: bool, web_workers: int) -> dict[str, list[str]]:
+        """The processes to start, by name."""
+        python = sys.executable
+        manage = str(settings.BASE_DIR / "manage.py")
+        if settings.LLM_EMBEDDED_WORKER:
+            # The model worker and the in-memory channel layer live in the one server
+            # process; a second process would have neither. (Each request still gets
+            # its own thread in that process: Django's ASGI handler runs sync views so.)
+            if web_workers > 1:
+                self.stderr.write("The embedded default serves from one process; set REDIS_URL for --web-workers.")
+            web_workers = 1
+        else:
+            web_workers = web_workers or os.cpu_count() or 1
+        commands = {
+            "web": [python, "-m", "uvicorn", "config.asgi:application", "--host", host, "--port", str(port),
+                    "--lifespan", "on", "--ws", "websockets-sansio", "--log-level", "warning",
+                    "--workers", str(web_workers)],
+        }
+        if not settings.LLM_EMBEDDED_WORKER:
+            commands["model-worker"] = [python, manage, "model_worker"]
+        if celery:
+            commands["celery"] = [python, "-m", "celery", "-A", "config", "worker", "--concurrency", "1",
+                                  "--loglevel", "WARNING", "-Q", ",".join(dict.fromkeys(
+                                      [settings.CELERY_TASK_DEFAULT_QUEUE, settings.TRAINING_QUEUE])),
+                                  "-n", f"worker@{socket.gethostname()}", "--beat"]
+        return commands
 
     @staticmethod
     def _local(host: str) -> str:

@@ -62,12 +62,14 @@ def test_the_checker_sees_absolute_relative_and_lazy_imports(tmp_path, monkeypat
 
 
 # Model curation (core/views.py `curation`) is the last part of core that uses apps.
-CURATION = {f"core/views.py:{line} imports {name}" for line, name in [
-    (7, "accounts.models"), (8, "playground.forms"), (9, "playground.models"), (10, "playground.services")]}
+# Once it has moved (branch w14), delete CURATION and the xfail below.
+CURATION = {("core/views.py", name) for name in
+            ("accounts.models", "playground.forms", "playground.models", "playground.services")}
 
 
 def test_core_imports_no_app_but_for_curation():
-    assert [o for o in offenders("core", APPS) if o not in CURATION] == []
+    left = [o for o in offenders("core", APPS) if (o.split(":")[0], o.split(" imports ")[1]) not in CURATION]
+    assert left == []
 
 
 @pytest.mark.xfail(strict=True, reason="curation moves to playground in branch w14")

@@ -383,12 +383,13 @@ def _read_question(reader: _Reader, path: Path, q: LineDict) -> dict:
     if qtype not in QUESTION_TYPES:
         reader.error(path, reader.line(q, "type"), f"'type' must be one of {', '.join(QUESTION_TYPES)}")
     reader.keys(path, q, required={"slug", "type", "prompt", "explanation"} | (extra - {"tolerance"}),
-                optional={"points", "published", "tolerance"})
+                optional={"points", "published", "tolerance", "pinned"})
     question = {
         "slug": reader.slug(path, q),
         "type": qtype,
         "points": reader.integer(path, q, "points", low=1) if "points" in q else 1,
         "published": reader.boolean(path, q, "published", default=True),
+        "pinned": reader.boolean(path, q, "pinned", default=False),
         "prompt": reader.text(path, q, "prompt"),
         "explanation": reader.text(path, q, "explanation"),
         "choices": [],

@@ -1,0 +1,169 @@
+"""Every model-checked answer in the built-in course, recomputed from the playground's real model.
+
+A pinned question (`pinned: true` in its quiz or exam file) is a model-checked one, and each
+model-checked question has an entry in CHECKS below that recomputes its answer from SmolLM2-135M-Instruct (the
+playground's default model, loaded once for the module) the way the playground computes it:
+completion prompts are tokenised without special tokens, chat prompts go through the model's
+chat template, and sampled probabilities follow the playground's order (temperature, then
+top-k, then top-p). A test fails if a written answer drifts from the model, if a pinned
+question has no check, or if a lesson has no pinned question. (Lesson 2's previous-token
+question keeps its own test, test_attention_question.py.)
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from django.conf import settings
+
+COURSE = Path(settings.BASE_DIR) / "courseapp/content/how-llms-work"
+
+
+def _load(relative: str) -> dict:
+    return yaml.safe_load((COURSE / relative).read_text(encoding="utf-8"))
+
+
+def _question(relative: str, slug: str) -> dict:
+    return next(q for q in _load(relative)["questions"] if q["slug"] == slug)
+
+
+def _quoted(text: str, n: int = 0) -> str:
+    """The n-th double-quoted string in a prompt (the prompts quote the text to type)."""
+    return re.findall(r'"([^"]+)"', text)[n]
+
+
+@pytest.fixture(scope="module")
+def lm():
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from playground.ml.provision import provision_defaults
+
+    path = provision_defaults(Path(settings.LLM_MODEL_DIR), log=lambda *_: None)[0].path
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(path, attn_implementation="eager", dtype=torch.float32).eval()
+    return _LM(model, tokenizer)
+
+
+class _LM:
+    def __init__(self, model, tokenizer):
+        self.model, self.tokenizer = model, tokenizer
+
+    def ids(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def chat_ids(self, message: str) -> list[int]:
+        return self.tokenizer.apply_chat_template([{"role": "user", "content": message}], add_generation_prompt=True,
+                                                  tokenize=True, return_dict=True)["input_ids"]
+
+    @torch.no_grad()
+    def next_logits(self, prompt: str) -> torch.Tensor:
+        return self.model(torch.tensor([self.ids(prompt)])).logits[0, -1]
+
+    def next_probs(self, prompt: str) -> torch.Tensor:
+        return torch.softmax(self.next_logits(prompt), dim=-1)
+
+    def sampled_probs(self, prompt: str, *, temperature: float, top_k: int, top_p: float) -> torch.Tensor:
+        """The distribution the playground samples from (no repetition penalty at 1.0)."""
+        scores = self.next_logits(prompt) / temperature
+        if top_k:
+            scores = scores.masked_fill(scores < torch.topk(scores, top_k).values[-1], float("-inf"))
+        probs = torch.softmax(scores, dim=-1)
+        if top_p < 1.0:
+            ordered, order = torch.sort(probs, descending=True)
+            ordered = ordered.masked_fill(torch.cumsum(ordered, 0) - ordered >= top_p, 0.0)
+            probs = torch.zeros_like(probs).scatter(0, order, ordered)
+            probs = probs / probs.sum()
+        return probs
+
+    def token_id(self, piece: str) -> int:
+        ids = self.ids(piece)
+        assert len(ids) == 1, f"{piece!r} is not a single token: {ids}"
+        return ids[0]
+
+    @torch.no_grad()
+    def token_nll(self, ids: list[int]) -> list[float]:
+        """-ln p of every token after the first, given the tokens before it."""
+        logp = torch.log_softmax(self.model(torch.tensor([ids])).logits[0], dim=-1)
+        return [-float(logp[k - 1, ids[k]]) for k in range(1, len(ids))]
+
+    def perplexity(self, text: str) -> float:
+        nll = self.token_nll(self.ids(text))
+        return math.exp(sum(nll) / len(nll))
+
+    @torch.no_grad()
+    def attentions(self, text: str):
+        return self.model(torch.tensor([self.ids(text)]), output_attentions=True).attentions
+
+    def parameters(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
+
+
+def _close(question: dict, computed: float):
+    assert question["type"] == "numeric"
+    assert abs(question["answer"] - computed) <= question["tolerance"], (
+        f"{question['slug']}: written answer {question['answer']} ± {question['tolerance']}, the model gives {computed}")
+
+
+def _only_correct_choice(question: dict, text_en: str):
+    correct = [c["text"]["en"] for c in question["choices"] if c["correct"]]
+    assert correct == [text_en], f"{question['slug']}: the model says {text_en!r}, the key says {correct}"
+
+
+# --- One function per model-checked question ------------------------------------------------
+
+
+def check_it_animal_head(lm, q):
+    sentence = _quoted(_question("lessons/02-transformer-attention/quiz.yaml", "q9-previous-token-head")["prompt"]["en"])
+    layer = int(re.search(r"layer (\d+)", q["prompt"]["en"]).group(1))
+    tokens = lm.tokenizer.convert_ids_to_tokens(lm.ids(sentence))
+    it, animal = tokens.index("Ġit"), tokens.index("Ġanimal")
+    weights = lm.attentions(sentence)[layer][0, :, it, animal]  # (heads,)
+    _close(q, int(weights.argmax()))
+    runner_up = weights.sort(descending=True).values[1]
+    assert weights.max() > 0.6 and weights.max() > 3 * runner_up, "the head should stand out on the heatmap"
+
+
+def check_probably_at_low_temperature(lm, q):
+    prompt = _quoted(q["prompt"]["en"])
+    probs = lm.sampled_probs(prompt, temperature=0.2, top_k=50, top_p=1.0)
+    model_p = float(lm.next_probs(prompt)[lm.token_id(" probably")])
+    assert 0.08 < model_p < 0.12, "the prompt says the model's own probability is about 10%"
+    _close(q, 100 * float(probs[lm.token_id(" probably")]))
+
+
+def check_cloudy_nucleus(lm, q):
+    prompt = _quoted(q["prompt"]["en"])
+    probs = lm.sampled_probs(prompt, temperature=1.0, top_k=0, top_p=0.5)
+    _close(q, int((probs > 0).sum()))
+
+
+CHECKS = {
+    ("lessons/02-transformer-attention/quiz.yaml", "q10-it-animal-head"): check_it_animal_head,
+    ("lessons/07-decoding-sampling/quiz.yaml", "q10-probably-at-low-temperature"): check_probably_at_low_temperature,
+    ("lessons/07-decoding-sampling/quiz.yaml", "q11-cloudy-nucleus"): check_cloudy_nucleus,
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("where", list(CHECKS), ids=lambda where: where[1])
+def test_model_checked_answer(lm, where):
+    CHECKS[where](lm, _question(*where))
+
+
+def _pinned():
+    course = _load("course.yaml")
+    lessons = [slug for module in course["modules"] for slug in module["lessons"]]
+    files = [f"lessons/{slug}/quiz.yaml" for slug in lessons] + [f"exams/{slug}.yaml" for slug in course["exams"]]
+    return {(f, q["slug"]) for f in files for q in _load(f)["questions"] if q.get("pinned")}, lessons
+
+
+def test_every_pinned_question_has_a_check_and_every_lesson_has_one():
+    pinned, lessons = _pinned()
+    assert pinned - set(CHECKS) == set(), "a pinned question is model-checked, so it needs an entry in CHECKS"
+    without = [slug for slug in lessons if not any(f == f"lessons/{slug}/quiz.yaml" for f, _ in pinned)]
+    assert without == [], f"lessons without a model-checked question: {without}"

@@ -117,6 +117,17 @@ def _only_correct_choice(question: dict, text_en: str):
 # --- One function per model-checked question ------------------------------------------------
 
 
+def check_playground_memory(lm, q):
+    _close(q, lm.parameters() * 4 / 1e6)
+
+
+def check_p_paris(lm, q):
+    probs = lm.next_probs(_quoted(q["prompt"]["en"]))
+    paris = lm.token_id(" Paris")
+    assert int(probs.argmax()) == paris
+    _close(q, 100 * float(probs[paris]))
+
+
 def check_it_animal_head(lm, q):
     sentence = _quoted(_question("lessons/02-transformer-attention/quiz.yaml", "q9-previous-token-head")["prompt"]["en"])
     layer = int(re.search(r"layer (\d+)", q["prompt"]["en"]).group(1))
@@ -143,6 +154,8 @@ def check_cloudy_nucleus(lm, q):
 
 
 CHECKS = {
+    ("lessons/01-why-llms/quiz.yaml", "q9-playground-memory"): check_playground_memory,
+    ("lessons/03-tokens-embeddings-hidden-states/quiz.yaml", "q9-p-paris"): check_p_paris,
     ("lessons/02-transformer-attention/quiz.yaml", "q10-it-animal-head"): check_it_animal_head,
     ("lessons/07-decoding-sampling/quiz.yaml", "q10-probably-at-low-temperature"): check_probably_at_low_temperature,
     ("lessons/07-decoding-sampling/quiz.yaml", "q11-cloudy-nucleus"): check_cloudy_nucleus,
@@ -167,3 +180,24 @@ def test_every_pinned_question_has_a_check_and_every_lesson_has_one():
     assert pinned - set(CHECKS) == set(), "a pinned question is model-checked, so it needs an entry in CHECKS"
     without = [slug for slug in lessons if not any(f == f"lessons/{slug}/quiz.yaml" for f, _ in pinned)]
     assert without == [], f"lessons without a model-checked question: {without}"
+
+
+@pytest.mark.slow
+def test_lesson_one_describes_the_playground_gguf(lm):
+    """Lesson 1's quantisation table: Q4_1 matrices, a Q8_0 embedding table, a 98 MB file, 134,515,008 weights."""
+    from collections import Counter
+
+    import gguf
+
+    from playground.ml.provision import smollm2_gguf_path
+
+    path = smollm2_gguf_path()
+    reader = gguf.GGUFReader(str(path))
+    matrices = Counter(t.tensor_type.name for t in reader.tensors if len(t.shape) == 2)
+    embedding = next(t for t in reader.tensors if t.name == "token_embd.weight")
+    assert embedding.tensor_type.name == "Q8_0" and set(matrices) == {"Q4_1", "Q8_0"} and matrices["Q8_0"] == 1
+    assert sum(int(t.n_elements) for t in reader.tensors) == lm.parameters()
+    lesson = (COURSE / "lessons/01-why-llms/en.md").read_text(encoding="utf-8")
+    assert f"{lm.parameters():,}" in lesson
+    assert f"| {round(path.stat().st_size / 1e6)} MB |" in lesson
+    assert f"about {path.stat().st_size * 8 / lm.parameters():.2f} on average" in lesson

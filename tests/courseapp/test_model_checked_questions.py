@@ -128,6 +128,12 @@ def check_p_paris(lm, q):
     _close(q, 100 * float(probs[paris]))
 
 
+def check_mars_top_probability(lm, q):
+    probs = lm.next_probs(_quoted(q["prompt"]["en"]))
+    assert int(probs.argmax()) == lm.token_id(" named"), "the explanation names the top token"
+    _close(q, 100 * float(probs.max()))
+
+
 def check_it_animal_head(lm, q):
     sentence = _quoted(_question("lessons/02-transformer-attention/quiz.yaml", "q9-previous-token-head")["prompt"]["en"])
     layer = int(re.search(r"layer (\d+)", q["prompt"]["en"]).group(1))
@@ -157,6 +163,7 @@ CHECKS = {
     ("lessons/01-why-llms/quiz.yaml", "q9-playground-memory"): check_playground_memory,
     ("lessons/03-tokens-embeddings-hidden-states/quiz.yaml", "q9-p-paris"): check_p_paris,
     ("lessons/02-transformer-attention/quiz.yaml", "q10-it-animal-head"): check_it_animal_head,
+    ("lessons/09-risks-limits/quiz.yaml", "q9-mars-top-probability"): check_mars_top_probability,
     ("lessons/07-decoding-sampling/quiz.yaml", "q10-probably-at-low-temperature"): check_probably_at_low_temperature,
     ("lessons/07-decoding-sampling/quiz.yaml", "q11-cloudy-nucleus"): check_cloudy_nucleus,
 }

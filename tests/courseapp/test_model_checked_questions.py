@@ -134,6 +134,34 @@ def check_mars_top_probability(lm, q):
     _close(q, 100 * float(probs.max()))
 
 
+def check_invoice_loss(lm, q):
+    probs = lm.next_probs(_quoted(q["prompt"]["en"]))
+    _close(q, -math.log(float(probs[lm.token_id(_quoted(q["prompt"]["en"], 1))])))
+
+
+def check_smollm2_lora_params(lm, q):
+    r = int(re.search(r"rank r = (\d+)", q["prompt"]["en"]).group(1))
+    adapters = [m for name, m in lm.model.named_modules() if name.endswith(("self_attn.q_proj", "self_attn.v_proj"))]
+    assert len(adapters) == 2 * lm.model.config.num_hidden_layers
+    _close(q, sum(r * (m.in_features + m.out_features) for m in adapters))
+
+
+def check_greedy_perplexity(lm, q):
+    prompt = _quoted(q["prompt"]["en"])
+    n = int(re.search(r"(\d+) new tokens", q["prompt"]["en"]).group(1))
+    ids, nll = lm.ids(prompt), []
+    with torch.no_grad():
+        for _ in range(n):
+            logp = torch.log_softmax(lm.model(torch.tensor([ids])).logits[0, -1], dim=-1)
+            ids.append(int(logp.argmax()))
+            nll.append(-float(logp.max()))
+    _close(q, math.exp(sum(nll) / n))
+
+
+def check_ticket_tokens(lm, q):
+    _close(q, len(lm.ids(_quoted(q["prompt"]["en"]))))
+
+
 def check_it_animal_head(lm, q):
     sentence = _quoted(_question("lessons/02-transformer-attention/quiz.yaml", "q9-previous-token-head")["prompt"]["en"])
     layer = int(re.search(r"layer (\d+)", q["prompt"]["en"]).group(1))
@@ -164,6 +192,10 @@ CHECKS = {
     ("lessons/03-tokens-embeddings-hidden-states/quiz.yaml", "q9-p-paris"): check_p_paris,
     ("lessons/02-transformer-attention/quiz.yaml", "q10-it-animal-head"): check_it_animal_head,
     ("lessons/09-risks-limits/quiz.yaml", "q9-mars-top-probability"): check_mars_top_probability,
+    ("lessons/04-pretraining-objectives/quiz.yaml", "q10-invoice-loss"): check_invoice_loss,
+    ("lessons/05-fine-tuning/quiz.yaml", "q9-smollm2-lora-params"): check_smollm2_lora_params,
+    ("lessons/06-evaluation/quiz.yaml", "q10-greedy-perplexity"): check_greedy_perplexity,
+    ("lessons/08-applications-tools/quiz.yaml", "q9-ticket-tokens"): check_ticket_tokens,
     ("lessons/07-decoding-sampling/quiz.yaml", "q10-probably-at-low-temperature"): check_probably_at_low_temperature,
     ("lessons/07-decoding-sampling/quiz.yaml", "q11-cloudy-nucleus"): check_cloudy_nucleus,
 }

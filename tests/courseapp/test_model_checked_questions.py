@@ -134,9 +134,10 @@ def check_mars_top_probability(lm, q):
     _close(q, 100 * float(probs.max()))
 
 
-def check_invoice_loss(lm, q):
-    probs = lm.next_probs(_quoted(q["prompt"]["en"]))
-    _close(q, -math.log(float(probs[lm.token_id(_quoted(q["prompt"]["en"], 1))])))
+def check_next_token_loss(lm, q):
+    """The prompt quotes the context first and the next token second; the answer is -ln p."""
+    prompt, target = _quoted(q["prompt"]["en"]), _quoted(q["prompt"]["en"], 1)
+    _close(q, -math.log(float(lm.next_probs(prompt)[lm.token_id(target)])))
 
 
 def check_smollm2_lora_params(lm, q):
@@ -160,6 +161,11 @@ def check_greedy_perplexity(lm, q):
 
 def check_ticket_tokens(lm, q):
     _close(q, len(lm.ids(_quoted(q["prompt"]["en"]))))
+
+
+def check_initial_loss(lm, q):
+    assert f"{len(lm.tokenizer):,}" in q["prompt"]["en"]
+    _close(q, math.log(len(lm.tokenizer)))
 
 
 def check_it_animal_head(lm, q):
@@ -192,7 +198,9 @@ CHECKS = {
     ("lessons/03-tokens-embeddings-hidden-states/quiz.yaml", "q9-p-paris"): check_p_paris,
     ("lessons/02-transformer-attention/quiz.yaml", "q10-it-animal-head"): check_it_animal_head,
     ("lessons/09-risks-limits/quiz.yaml", "q9-mars-top-probability"): check_mars_top_probability,
-    ("lessons/04-pretraining-objectives/quiz.yaml", "q10-invoice-loss"): check_invoice_loss,
+    ("lessons/10-how-training-works/quiz.yaml", "q1-paris-loss"): check_next_token_loss,
+    ("lessons/10-how-training-works/quiz.yaml", "q2-initial-loss"): check_initial_loss,
+    ("lessons/04-pretraining-objectives/quiz.yaml", "q10-invoice-loss"): check_next_token_loss,
     ("lessons/05-fine-tuning/quiz.yaml", "q9-smollm2-lora-params"): check_smollm2_lora_params,
     ("lessons/06-evaluation/quiz.yaml", "q10-greedy-perplexity"): check_greedy_perplexity,
     ("lessons/08-applications-tools/quiz.yaml", "q9-ticket-tokens"): check_ticket_tokens,

@@ -128,6 +128,12 @@ def check_p_paris(lm, q):
     _close(q, 100 * float(probs[paris]))
 
 
+def check_quoted_token_probability(lm, q):
+    """The prompt quotes the context first and the token second; the answer is its probability in percent."""
+    prompt, target = _quoted(q["prompt"]["en"]), _quoted(q["prompt"]["en"], 1)
+    _close(q, 100 * float(lm.next_probs(prompt)[lm.token_id(target)]))
+
+
 def check_mars_top_probability(lm, q):
     probs = lm.next_probs(_quoted(q["prompt"]["en"]))
     assert int(probs.argmax()) == lm.token_id(" named"), "the explanation names the top token"
@@ -200,6 +206,7 @@ CHECKS = {
     ("lessons/09-risks-limits/quiz.yaml", "q9-mars-top-probability"): check_mars_top_probability,
     ("lessons/10-how-training-works/quiz.yaml", "q1-paris-loss"): check_next_token_loss,
     ("lessons/10-how-training-works/quiz.yaml", "q2-initial-loss"): check_initial_loss,
+    ("lessons/11-training-data/quiz.yaml", "q1-great-wall-space"): check_quoted_token_probability,
     ("lessons/04-pretraining-objectives/quiz.yaml", "q10-invoice-loss"): check_next_token_loss,
     ("lessons/05-fine-tuning/quiz.yaml", "q9-smollm2-lora-params"): check_smollm2_lora_params,
     ("lessons/06-evaluation/quiz.yaml", "q10-greedy-perplexity"): check_greedy_perplexity,
@@ -248,3 +255,12 @@ def test_lesson_one_describes_the_playground_gguf(lm):
     assert f"{lm.parameters():,}" in lesson
     assert f"| {round(path.stat().st_size / 1e6)} MB |" in lesson
     assert f"about {path.stat().st_size * 8 / lm.parameters():.2f} on average" in lesson
+
+
+@pytest.mark.slow
+def test_training_data_lesson_perplexities(lm):
+    """The misinformation section's perplexities of a true and a false sentence."""
+    true, false = lm.perplexity("Paris is the capital of France."), lm.perplexity("Paris is the capital of Germany.")
+    for lesson in ("en.md", "zh-Hans.md"):
+        text = (COURSE / "lessons/11-training-data" / lesson).read_text(encoding="utf-8")
+        assert f"{true:.1f}" in text and f"{false:.1f}" in text and true < false

@@ -134,6 +134,10 @@ def check_quoted_token_probability(lm, q):
     _close(q, 100 * float(lm.next_probs(prompt)[lm.token_id(target)]))
 
 
+def check_training_flops(lm, q):
+    _close(q, 6 * lm.parameters() * 2e12 / 1e21)
+
+
 def check_mars_top_probability(lm, q):
     probs = lm.next_probs(_quoted(q["prompt"]["en"]))
     assert int(probs.argmax()) == lm.token_id(" named"), "the explanation names the top token"
@@ -207,6 +211,7 @@ CHECKS = {
     ("lessons/10-how-training-works/quiz.yaml", "q1-paris-loss"): check_next_token_loss,
     ("lessons/10-how-training-works/quiz.yaml", "q2-initial-loss"): check_initial_loss,
     ("lessons/11-training-data/quiz.yaml", "q1-great-wall-space"): check_quoted_token_probability,
+    ("lessons/12-compute-and-scale/quiz.yaml", "q1-training-flops"): check_training_flops,
     ("lessons/04-pretraining-objectives/quiz.yaml", "q10-invoice-loss"): check_next_token_loss,
     ("lessons/05-fine-tuning/quiz.yaml", "q9-smollm2-lora-params"): check_smollm2_lora_params,
     ("lessons/06-evaluation/quiz.yaml", "q10-greedy-perplexity"): check_greedy_perplexity,

@@ -138,6 +138,21 @@ def check_training_flops(lm, q):
     _close(q, 6 * lm.parameters() * 2e12 / 1e21)
 
 
+def check_chat_hello_tokens(lm, q):
+    ids = lm.chat_ids(_quoted(q["prompt"]["en"]))
+    assert lm.tokenizer.convert_ids_to_tokens(ids).count("<|im_start|>") == 3, "the lesson says three"
+    _close(q, len(ids))
+
+
+@torch.no_grad()
+def check_kv_cache_bytes(lm, q):
+    """Run the model on a few tokens and measure how much its key/value cache holds per token."""
+    n = 5
+    cache = lm.model(torch.tensor([lm.ids("one two three four five")[:n]]), use_cache=True)["cache"]
+    size = sum(t.numel() * t.element_size() for layer in cache.layers for t in (layer.keys, layer.values))
+    _close(q, size / n)
+
+
 def check_mars_top_probability(lm, q):
     probs = lm.next_probs(_quoted(q["prompt"]["en"]))
     assert int(probs.argmax()) == lm.token_id(" named"), "the explanation names the top token"
@@ -212,6 +227,8 @@ CHECKS = {
     ("lessons/10-how-training-works/quiz.yaml", "q2-initial-loss"): check_initial_loss,
     ("lessons/11-training-data/quiz.yaml", "q1-great-wall-space"): check_quoted_token_probability,
     ("lessons/12-compute-and-scale/quiz.yaml", "q1-training-flops"): check_training_flops,
+    ("lessons/13-prompts-chat-context/quiz.yaml", "q1-chat-hello-tokens"): check_chat_hello_tokens,
+    ("lessons/13-prompts-chat-context/quiz.yaml", "q2-kv-cache-bytes"): check_kv_cache_bytes,
     ("lessons/04-pretraining-objectives/quiz.yaml", "q10-invoice-loss"): check_next_token_loss,
     ("lessons/05-fine-tuning/quiz.yaml", "q9-smollm2-lora-params"): check_smollm2_lora_params,
     ("lessons/06-evaluation/quiz.yaml", "q10-greedy-perplexity"): check_greedy_perplexity,

@@ -147,10 +147,10 @@ def check_chat_hello_tokens(lm, q):
 @torch.no_grad()
 def check_kv_cache_bytes(lm, q):
     """Run the model on a few tokens and measure how much its key/value cache holds per token."""
-    n = 5
-    cache = lm.model(torch.tensor([lm.ids("one two three four five")[:n]]), use_cache=True)["cache"]
+    ids = lm.ids("one two three four five")
+    cache = lm.model(torch.tensor([ids]), use_cache=True)["cache"]
     size = sum(t.numel() * t.element_size() for layer in cache.layers for t in (layer.keys, layer.values))
-    _close(q, size / n)
+    _close(q, size / len(ids))
 
 
 def check_mars_top_probability(lm, q):
@@ -184,7 +184,7 @@ def check_greedy_perplexity(lm, q):
     _close(q, math.exp(sum(nll) / n))
 
 
-def check_ticket_tokens(lm, q):
+def check_quoted_text_tokens(lm, q):
     _close(q, len(lm.ids(_quoted(q["prompt"]["en"]))))
 
 
@@ -229,10 +229,12 @@ CHECKS = {
     ("lessons/12-compute-and-scale/quiz.yaml", "q1-training-flops"): check_training_flops,
     ("lessons/13-prompts-chat-context/quiz.yaml", "q1-chat-hello-tokens"): check_chat_hello_tokens,
     ("lessons/13-prompts-chat-context/quiz.yaml", "q2-kv-cache-bytes"): check_kv_cache_bytes,
+    ("lessons/14-llms-and-chinese/quiz.yaml", "q1-chinese-title-tokens"): check_quoted_text_tokens,
+    ("lessons/14-llms-and-chinese/quiz.yaml", "q2-english-question-tokens"): check_quoted_text_tokens,
     ("lessons/04-pretraining-objectives/quiz.yaml", "q10-invoice-loss"): check_next_token_loss,
     ("lessons/05-fine-tuning/quiz.yaml", "q9-smollm2-lora-params"): check_smollm2_lora_params,
     ("lessons/06-evaluation/quiz.yaml", "q10-greedy-perplexity"): check_greedy_perplexity,
-    ("lessons/08-applications-tools/quiz.yaml", "q9-ticket-tokens"): check_ticket_tokens,
+    ("lessons/08-applications-tools/quiz.yaml", "q9-ticket-tokens"): check_quoted_text_tokens,
     ("lessons/07-decoding-sampling/quiz.yaml", "q10-probably-at-low-temperature"): check_probably_at_low_temperature,
     ("lessons/07-decoding-sampling/quiz.yaml", "q11-cloudy-nucleus"): check_cloudy_nucleus,
 }
@@ -286,3 +288,17 @@ def test_training_data_lesson_perplexities(lm):
     for lesson in ("en.md", "zh-Hans.md"):
         text = (COURSE / "lessons/11-training-data" / lesson).read_text(encoding="utf-8")
         assert f"{true:.1f}" in text and f"{false:.1f}" in text and true < false
+
+
+@pytest.mark.slow
+def test_chinese_lesson_token_table(lm):
+    """The token counts in the Chinese lesson's table and in lesson 1's explanation."""
+    for lesson in ("en.md", "zh-Hans.md"):
+        text = (COURSE / "lessons/14-llms-and-chinese" / lesson).read_text(encoding="utf-8")
+        rows = re.findall(r"^\| (.+?) \| (\d+) \| (\d+) \|$", text, flags=re.M)
+        assert len(rows) == 4
+        for sentence, characters, tokens in rows:
+            assert (len(sentence), len(lm.ids(sentence))) == (int(characters), int(tokens)), sentence
+    zh, en = len(lm.ids("大语言模型如何工作")), len(lm.ids("How do large language models work?"))
+    assert f"into {en} tokens" in (COURSE / "lessons/01-why-llms/en.md").read_text(encoding="utf-8")
+    assert f"要 {zh} 个词元" in (COURSE / "lessons/01-why-llms/zh-Hans.md").read_text(encoding="utf-8")

@@ -122,7 +122,8 @@ def check_playground_memory(lm, q):
 
 
 def check_p_paris(lm, q):
-    probs = lm.next_probs(_quoted(q["prompt"]["en"]))
+    prompt = next(text for text in re.findall(r'"([^"]+)"', q["prompt"]["en"]) if text.startswith("The capital"))
+    probs = lm.next_probs(prompt)
     paris = lm.token_id(" Paris")
     assert int(probs.argmax()) == paris
     _close(q, 100 * float(probs[paris]))
@@ -231,6 +232,8 @@ CHECKS = {
     ("lessons/13-prompts-chat-context/quiz.yaml", "q2-kv-cache-bytes"): check_kv_cache_bytes,
     ("lessons/14-llms-and-chinese/quiz.yaml", "q1-chinese-title-tokens"): check_quoted_text_tokens,
     ("lessons/14-llms-and-chinese/quiz.yaml", "q2-english-question-tokens"): check_quoted_text_tokens,
+    ("exams/final-exam.yaml", "e16-p-paris"): check_p_paris,
+    ("exams/final-exam.yaml", "e17-chinese-tokens"): check_quoted_text_tokens,
     ("lessons/04-pretraining-objectives/quiz.yaml", "q10-invoice-loss"): check_next_token_loss,
     ("lessons/05-fine-tuning/quiz.yaml", "q9-smollm2-lora-params"): check_smollm2_lora_params,
     ("lessons/06-evaluation/quiz.yaml", "q10-greedy-perplexity"): check_greedy_perplexity,
@@ -255,6 +258,7 @@ def _pinned():
 
 def test_every_pinned_question_has_a_check_and_every_lesson_has_one():
     pinned, lessons = _pinned()
+    assert len([f for f, _ in pinned if f.startswith("exams/")]) == 2, "the final exam pins two model-checked questions"
     assert pinned - set(CHECKS) == set(), "a pinned question is model-checked, so it needs an entry in CHECKS"
     without = [slug for slug in lessons if not any(f == f"lessons/{slug}/quiz.yaml" for f, _ in pinned)]
     assert without == [], f"lessons without a model-checked question: {without}"

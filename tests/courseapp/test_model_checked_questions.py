@@ -306,3 +306,20 @@ def test_chinese_lesson_token_table(lm):
     zh, en = len(lm.ids("大语言模型如何工作")), len(lm.ids("How do large language models work?"))
     assert f"into {en} tokens" in (COURSE / "lessons/01-why-llms/en.md").read_text(encoding="utf-8")
     assert f"要 {zh} 个词元" in (COURSE / "lessons/01-why-llms/zh-Hans.md").read_text(encoding="utf-8")
+
+
+def test_every_lesson_has_the_same_sections_and_try_it_blocks_in_both_languages():
+    """Same number of sections, and the same Try-it blocks (all but the label), in en.md and zh-Hans.md."""
+    from courseapp.rendering import parse_tryit
+
+    def outline(path: Path):
+        text = path.read_text(encoding="utf-8")
+        blocks = [parse_tryit(body, line=0) for body in re.findall(r"^```tryit\n(.*?)^```$", text, flags=re.M | re.S)]
+        return len(re.findall(r"^## ", text, flags=re.M)), [(b.model, b.mode, b.view, b.prompt, b.params) for b in blocks]
+
+    _, lessons = _pinned()
+    assert len(lessons) >= 12
+    for slug in lessons:
+        en, zh = outline(COURSE / "lessons" / slug / "en.md"), outline(COURSE / "lessons" / slug / "zh-Hans.md")
+        assert en == zh, slug
+        assert en[1], f"{slug} has no Try it block"

@@ -303,6 +303,11 @@ def test_chinese_lesson_token_table(lm):
         assert len(rows) == 4
         for sentence, characters, tokens in rows:
             assert (len(sentence), len(lm.ids(sentence))) == (int(characters), int(tokens)), sentence
+    english = (COURSE / "lessons/14-llms-and-chinese/en.md").read_text(encoding="utf-8")
+    ask = re.search(r'^prompt: "(.+)"$', english, flags=re.M).group(1)  # the lesson's Try it prompt
+    pieces = [lm.tokenizer.decode([i]) for i in lm.ids(ask)]
+    whole = [p for p in pieces if "\ufffd" not in p]
+    assert f"{len(ask)}-character message becomes {len(pieces)} tokens, and only {len(whole)} of them" in english
     zh, en = len(lm.ids("大语言模型如何工作")), len(lm.ids("How do large language models work?"))
     assert f"into {en} tokens" in (COURSE / "lessons/01-why-llms/en.md").read_text(encoding="utf-8")
     assert f"要 {zh} 个词元" in (COURSE / "lessons/01-why-llms/zh-Hans.md").read_text(encoding="utf-8")

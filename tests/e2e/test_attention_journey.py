@@ -51,7 +51,8 @@ def test_self_attention_lesson_embeds_a_live_heatmap(page):
     models_provision_defaults(log=lambda *_: None)
     course = course_seed_builtin(log=lambda *_: None)
     user = make_user(Role.EMPLOYEE)
-    lesson_complete(user=user, lesson=Lesson.objects.get(course=course, slug="01-why-llms"))
+    for done in ("01-why-llms", "03-tokens-embeddings-hidden-states"):  # attention comes after tokens
+        lesson_complete(user=user, lesson=Lesson.objects.get(course=course, slug=done))
     login(page, user.username)
     page.goto(f"/learn/{course.slug}/lessons/02-transformer-attention/")
     frame_element = page.locator("iframe.tryit-embed").first

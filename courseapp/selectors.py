@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC
 from functools import cached_property
 
+from django.conf import settings
 from django.core.cache import caches
 from django.db import connection
 from django.db.models import Count, Q, Sum
@@ -41,8 +42,21 @@ def course_list(*, user) -> list[Course]:
     return courses
 
 
+def course_row_key(slug: str) -> str:
+    return f"courseapp:course-row:{slug}"
+
+
 def course_get(*, slug: str, user) -> Course:
-    course = Course.objects.filter(slug=slug).first()
+    # The course row (with updated_at, the content's version) is read on every course page,
+    # so with a shared cache (settings.COURSE_ROW_CACHE_SECONDS) it is kept there. A save or
+    # delete through this code clears the entry at once (signals.py, services.course_touch);
+    # an edit made behind the ORM's back shows within those seconds.
+    key, seconds = course_row_key(slug), settings.COURSE_ROW_CACHE_SECONDS
+    course = caches["default"].get(key) if seconds else None
+    if course is None:
+        course = Course.objects.filter(slug=slug).first()
+        if course is not None and seconds:
+            caches["default"].set(key, course, seconds)
     if course is None or not (course.published or can_preview(user)):
         raise Http404
     return course

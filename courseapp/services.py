@@ -9,13 +9,14 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
+from django.core.cache import caches
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import scoring
+from . import scoring, selectors
 from .folder import guess_content_type, read_course_folder, write_course_folder
 from .models import (
     Attempt,
@@ -462,6 +463,14 @@ def course_touch(*, course_id: int) -> None:
     """Mark a course's content changed: its cached outline and lesson bodies are keyed by
     updated_at (selectors.course_content), so every process reads the edit next request."""
     Course.objects.filter(pk=course_id).update(updated_at=timezone.now())
+    course_row_forget(course_id=course_id)
+
+
+def course_row_forget(*, course_id: int) -> None:
+    """Drop the cached course row (selectors.course_get) after a change to the course."""
+    slug = Course.objects.filter(pk=course_id).values_list("slug", flat=True).first()
+    if slug:
+        caches["default"].delete(selectors.course_row_key(slug))
 
 
 def _siblings(obj):

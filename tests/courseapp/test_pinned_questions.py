@@ -105,3 +105,14 @@ def test_author_pins_a_question_within_the_attempt_size(client, admin_user):
     data.pop("pinned")
     assert client.post(f"/learn/author/questions/{third.pk}/", data).status_code == 302
     assert not Question.objects.get(pk=third.pk).pinned
+
+
+def test_admin_lists_and_filters_pinned_questions(client, admin_user):
+    make_course(spec=pinned_spec())
+    client.force_login(admin_user)
+    page = client.get("/admin/courseapp/question/?pinned__exact=1")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert ">q2<" in html and ">q6<" in html and ">q3<" not in html
+    question = Question.objects.get(slug="q3")
+    assert 'name="pinned"' in client.get(f"/admin/courseapp/question/{question.pk}/change/").content.decode()

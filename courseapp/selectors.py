@@ -406,6 +406,7 @@ class QuestionView:
     answered: bool = False
     response: list = field(default_factory=list)
     fraction: float | None = None
+    lab_job: object = None  # lab questions not yet answered: the fine-tune they will be checked against
 
     @property
     def id(self) -> int:
@@ -437,7 +438,15 @@ class QuestionView:
             return f"{answer} ± {q.tolerance:g}" if q.tolerance else f"{answer}"
         if q.type == "text":
             return pick(q.accepted)[0] if pick(q.accepted) else ""
+        if q.type == "lab" and len(self.response) == 3:
+            expected = float(self.response[1])
+            return f"{expected:g} ± {q.tolerance:g}" if q.tolerance else f"{expected:g}"
         return ""
+
+    @property
+    def lab_job_id(self) -> int | None:
+        """The fine-tune a graded lab answer was checked against."""
+        return int(self.response[2]) if self.type == "lab" and len(self.response) == 3 else None
 
 
 def attempt_questions(*, attempt: Attempt) -> list[QuestionView]:
@@ -474,6 +483,12 @@ def attempt_questions(*, attempt: Attempt) -> list[QuestionView]:
                 chosen=choice_key in response,
             ))
         views.append(QuestionView(number, question, choices, answered, response, fraction))
+    if any(v.type == "lab" and not v.answered for v in views):
+        from training.selectors import lab_job
+
+        job = lab_job(user=attempt.user)
+        for view in views:
+            view.lab_job = job if view.type == "lab" and not view.answered else None
     return views
 
 
@@ -488,7 +503,8 @@ def course_spec(*, course: Course) -> dict:
     questions_by_quiz: dict[int, list] = {}
     for q in questions:
         questions_by_quiz.setdefault(q.quiz_id, []).append({
-            "slug": q.slug, "type": q.type, "points": q.points, "published": q.published,
+            "slug": q.slug, "type": q.type, "points": q.points, "published": q.published, "pinned": q.pinned,
+            "lab_metric": q.lab_metric,
             "prompt": q.prompt, "explanation": q.explanation, "answer": q.answer, "tolerance": q.tolerance,
             "accepted": q.accepted,
             "choices": [{"text": c.text, "correct": c.correct, "explanation": c.explanation} for c in q.choices.all()],

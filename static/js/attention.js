@@ -52,7 +52,9 @@
   function draw(entry, head) {
     const m = matrix(entry, head);
     const t = entry.t;
-    cell = Math.max(4, Math.min(22, Math.floor(640 / t)));
+    // As large as the frame allows (a lesson embeds this page in its text column), 4–22 px.
+    const room = Math.max(200, (canvas.parentElement.clientWidth || 750) - LABEL - 2);
+    cell = Math.max(4, Math.min(22, Math.floor(room / t)));
     const size = LABEL + t * cell;
     canvas.width = size;
     canvas.height = size;

@@ -4,12 +4,12 @@
 // whole seconds (the server adds them to the learner's own progress, at most
 // MAX_TIME_REPORT_SECONDS a report).
 (() => {
-  const body = document.querySelector("[data-reading-url]");
-  if (!body) return;
-  const url = body.dataset.readingUrl;
-  const reportMs = Number(body.dataset.reportSeconds || 30) * 1000;
-  const idleMs = Number(body.dataset.idleSeconds || 60) * 1000;
-  const maxSeconds = Number(body.dataset.maxSeconds || 120);
+  const source = document.querySelector("[data-reading-url]");
+  if (!source) return;
+  const url = source.dataset.readingUrl;
+  const reportMs = Number(source.dataset.reportSeconds || 30) * 1000;
+  const idleMs = Number(source.dataset.idleSeconds || 60) * 1000;
+  const maxSeconds = Number(source.dataset.maxSeconds || 120);
   let lastActive = performance.now(); // opening the page counts as doing something
   let counted = performance.now(); // time up to here is already accounted for
   let pendingMs = 0; // active time not yet reported
@@ -34,7 +34,7 @@
     pendingMs -= seconds * 1000;
     const form = new FormData();
     form.append("seconds", String(seconds));
-    form.append("csrfmiddlewaretoken", body.dataset.csrf);
+    form.append("csrfmiddlewaretoken", source.dataset.csrf);
     // A page being left may not finish a fetch; a beacon is delivered anyway.
     if (leaving && navigator.sendBeacon && navigator.sendBeacon(url, form)) return;
     fetch(url, { method: "POST", body: form, credentials: "same-origin", keepalive: true })

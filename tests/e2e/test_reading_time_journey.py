@@ -1,0 +1,55 @@
+"""Reading time in a real browser: an employee reads a lesson for a few seconds,
+scrolling and moving the pointer, then sits idle; My progress shows the active time,
+and not the idle time (test settings: reports every 2 s, idle after 4 s)."""
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from playwright.sync_api import expect
+
+from accounts.models import Role
+from courseapp.models import Lesson, LessonProgress
+from tests.courseapp.factories import make_course
+from tests.e2e.helpers import login
+from tests.factories import make_team, make_user
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.slow]
+SHOTS = Path(settings.VAR_DIR) / "screenshots"
+ACTIVE, IDLE = 6, 9  # seconds
+
+
+def test_active_reading_time_reaches_my_progress(page):
+    long_body = "# Reading\n\n" + "\n\n".join(f"Paragraph {i}: attention weights sum to one." for i in range(80))
+    course = make_course(lessons=1, quizzes=False, body=long_body)
+    lesson = Lesson.objects.get(course=course)
+    employee = make_user(Role.EMPLOYEE, team=make_team())
+    login(page, employee.username)
+
+    started = time.monotonic()
+    page.goto(lesson.get_absolute_url())
+    expect(page.get_by_role("heading", level=1)).to_have_text("Lesson m1-l1")
+    while time.monotonic() - started < ACTIVE:  # reading: scrolling, moving the pointer
+        page.mouse.move(200 + 10 * (time.monotonic() % 7), 300)
+        page.mouse.wheel(0, 120)
+        page.wait_for_timeout(700)
+    active_until = time.monotonic()
+    page.wait_for_timeout(IDLE * 1000)  # then away from the keyboard, the tab still open
+    left = time.monotonic()
+
+    page.get_by_role("link", name="My progress").click()  # leaving sends the rest (pagehide)
+    page.wait_for_url(re.compile(r"/me/progress/$"))
+    cell = page.get_by_role("row", name=re.compile("Lesson m1-l1")).locator("td").nth(2)  # "Time spent"
+    expect(cell).to_have_text(re.compile(r"^[1-9]\d* s$"))
+    page.wait_for_timeout(500)  # the last beacon
+    spent = LessonProgress.objects.get(user=employee, lesson=lesson).time_spent_seconds
+    shown = int(cell.inner_text().split()[0])
+    assert 0 < shown <= spent
+    # Active time plus at most the idle allowance (and a second's tick), but not the idle time.
+    assert ACTIVE - 2 <= spent <= (active_until - started) + settings.LESSON_IDLE_SECONDS + 2
+    assert spent < left - started - 2
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "my-progress-reading-time.png"), full_page=True)
+    assert page.watch.errors == [] and page.watch.foreign == []

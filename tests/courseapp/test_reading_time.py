@@ -133,6 +133,10 @@ def test_progress_pages_and_dashboards_show_time_read_before_completion(client, 
     client.force_login(employee)
     assert "<td>3 min</td>" in client.get("/me/progress/").content.decode()
     assert "Time spent on lessons: 3 min" in client.get("/learn/me/").content.decode()
+    client.post("/i18n/setlang/", {"language": "zh-hans"})
+    assert "课时学习用时：3 分钟" in client.get("/learn/me/").content.decode()
+    assert "<td>3 分钟</td>" in client.get("/me/progress/").content.decode()
+    client.post("/i18n/setlang/", {"language": "en"})
     team = employee.team
     stats = dashboards.group_stats(teams=[team], filters=dashboards.Filters(courses=(lesson.course,)), by="user")
     assert stats[employee.pk].time_spent_seconds == 195

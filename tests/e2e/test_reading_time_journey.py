@@ -68,3 +68,28 @@ def test_active_reading_time_reaches_my_progress(page):
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "my-progress-reading-time.png"), full_page=True)
     assert page.watch.errors == [] and page.watch.foreign == []
+
+
+def test_leaving_the_page_sends_what_is_pending(page):
+    """No periodic report at all here (the page's interval is stretched before its script
+    reads it): only the beacon sent as the page is left delivers the time, CSRF token and all."""
+    course = make_course(lessons=1, quizzes=False)
+    lesson = Lesson.objects.get(course=course)
+    employee = make_user(Role.EMPLOYEE, team=make_team())
+    login(page, employee.username)
+    page.add_init_script("""document.addEventListener("readystatechange", () => {
+      const el = document.readyState === "interactive" && document.querySelector("[data-reading-url]");
+      if (el) el.dataset.reportSeconds = "3600";
+    });""")
+    page.goto(lesson.get_absolute_url())
+    expect(page.locator("[data-reading-url]")).to_have_attribute("data-report-seconds", "3600")
+    read(page, 4)
+    progress = LessonProgress.objects.get(user=employee, lesson=lesson)
+    assert progress.time_spent_seconds == 0  # nothing reported while on the page
+    page.get_by_role("link", name="My progress").click()
+    page.wait_for_url(re.compile(r"/me/progress/$"))
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not LessonProgress.objects.get(pk=progress.pk).time_spent_seconds:
+        time.sleep(0.2)
+    assert 3 <= LessonProgress.objects.get(pk=progress.pk).time_spent_seconds <= 6
+    assert page.watch.errors == []

@@ -188,10 +188,6 @@ class Outline:
         return bool(self.items) and self.done_count == self.total
 
     @property
-    def time_spent_minutes(self) -> int:
-        return round(self.time_spent_seconds / 60)
-
-    @property
     def total_minutes(self) -> int:
         return sum(i.obj.duration_minutes for i in self.items if i.kind == "lesson")
 

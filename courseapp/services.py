@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.core.cache import caches
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Q
+from django.db.models import F, Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -35,7 +35,9 @@ from .models import (
 )
 
 BUILTIN_COURSE_DIR = Path(__file__).resolve().parent / "content" / "how-llms-work"
-MAX_LESSON_TIME = timedelta(hours=2)
+# The lesson page reports active reading time every LESSON_TIME_REPORT_SECONDS; a report
+# claiming more than this is stale or forged, and adds only this much.
+MAX_TIME_REPORT_SECONDS = 120
 _random = secrets.SystemRandom()
 
 
@@ -179,17 +181,30 @@ def lesson_visit(*, user, lesson: Lesson, progress: LessonProgress | None = None
         Enrollment.objects.update_or_create(user=user, course_id=lesson.course_id, defaults={"last_lesson": lesson})
 
 
+def lesson_time_add(*, user, lesson: Lesson, seconds: int) -> int | None:
+    """Add active reading time (reported by the lesson page) to `user`'s progress on
+    `lesson`, clamped to 0..MAX_TIME_REPORT_SECONDS. Returns the seconds added, or None
+    when the user has no progress on the lesson (never opened it, or it was locked).
+
+    One UPDATE that adds in the database, so reports from two tabs add up."""
+    seconds = min(max(int(seconds), 0), MAX_TIME_REPORT_SECONDS)
+    progress = LessonProgress.objects.filter(user=user, lesson=lesson)
+    if seconds == 0:
+        return 0 if progress.exists() else None
+    updated = progress.update(time_spent_seconds=F("time_spent_seconds") + seconds)
+    return seconds if updated else None
+
+
 @transaction.atomic
 def lesson_complete(*, user, lesson: Lesson) -> LessonProgress:
-    """Mark a lesson complete. Time spent runs from the first view, capped at two hours."""
+    """Mark a lesson complete. Time spent is what the page measured (lesson_time_add)."""
     now = timezone.now()
     progress, _created = LessonProgress.objects.select_for_update().get_or_create(
         user=user, lesson=lesson, defaults={"first_viewed_at": now, "last_viewed_at": now})
     if progress.completed_at is None:
         progress.completed_at = now
-        spent = min(now - progress.first_viewed_at, MAX_LESSON_TIME)
-        progress.time_spent_seconds = max(0, int(spent.total_seconds()))
-        _save(progress)
+        progress.full_clean()
+        progress.save(update_fields=["completed_at"])  # the reading time is added by lesson_time_add
     certificate_issue_if_complete(user=user, course=lesson.course)
     return progress
 

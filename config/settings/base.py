@@ -298,6 +298,13 @@ EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 
+# --- Courses ------------------------------------------------------------------
+# The lesson page counts active reading time (visible, with a scroll, key or pointer
+# within LESSON_IDLE_SECONDS) and reports it this often, and when it is left. One report
+# adds at most 120 s (courseapp.services.MAX_TIME_REPORT_SECONDS), so keep this below.
+LESSON_TIME_REPORT_SECONDS = env_int("LESSON_TIME_REPORT_SECONDS", 30)
+LESSON_IDLE_SECONDS = env_int("LESSON_IDLE_SECONDS", 60)
+
 # --- Dashboards ---------------------------------------------------------------
 # Employees get a daily reminder while an assignment is due within this many days.
 REMINDER_DAYS_BEFORE = env_int("REMINDER_DAYS_BEFORE", 3)

@@ -1,7 +1,7 @@
 """Every model-checked answer in the built-in course, recomputed from the playground's real model.
 
-A pinned question (`pinned: true` in its quiz or exam file) is a model-checked one, and each
-model-checked question has an entry in CHECKS below that recomputes its answer from SmolLM2-135M-Instruct (the
+A pinned question (`pinned: true` in its quiz or exam file) other than a fine-tuning lab question
+(`type: lab`) is a model-checked one, and each model-checked question has an entry in CHECKS below that recomputes its answer from SmolLM2-135M-Instruct (the
 playground's default model, loaded once for the module) the way the playground computes it:
 completion prompts are tokenised without special tokens, chat prompts go through the model's
 chat template, and sampled probabilities follow the playground's order (temperature, then
@@ -201,6 +201,8 @@ def check_it_animal_head(lm, q):
     it, animal = tokens.index("Ġit"), tokens.index("Ġanimal")
     weights = lm.attentions(sentence)[layer][0, :, it, animal]  # (heads,)
     _close(q, int(weights.argmax()))
+    lesson = (COURSE / "lessons/02-transformer-attention/en.md").read_text(encoding="utf-8")
+    assert f'it was too tired"\nlayer: {layer}\nhead: {int(weights.argmax())}\n' in lesson, "the Try-it opens on that head"
     runner_up = weights.sort(descending=True).values[1]
     assert weights.max() > 0.6 and weights.max() > 3 * runner_up, "the head should stand out on the heatmap"
 
@@ -253,7 +255,8 @@ def _pinned():
     course = _load("course.yaml")
     lessons = [slug for module in course["modules"] for slug in module["lessons"]]
     files = [f"lessons/{slug}/quiz.yaml" for slug in lessons] + [f"exams/{slug}.yaml" for slug in course["exams"]]
-    return {(f, q["slug"]) for f in files for q in _load(f)["questions"] if q.get("pinned")}, lessons
+    # Lab questions (type: lab) are pinned too, but graded against the learner's own fine-tune, not the model.
+    return {(f, q["slug"]) for f in files for q in _load(f)["questions"] if q.get("pinned") and q["type"] != "lab"}, lessons
 
 
 def test_every_pinned_question_has_a_check_and_every_lesson_has_one():
@@ -320,7 +323,8 @@ def test_every_lesson_has_the_same_sections_and_try_it_blocks_in_both_languages(
     def outline(path: Path):
         text = path.read_text(encoding="utf-8")
         blocks = [parse_tryit(body, line=0) for body in re.findall(r"^```tryit\n(.*?)^```$", text, flags=re.M | re.S)]
-        return len(re.findall(r"^## ", text, flags=re.M)), [(b.model, b.mode, b.view, b.prompt, b.params) for b in blocks]
+        return len(re.findall(r"^## ", text, flags=re.M)), [(b.model, b.mode, b.view, b.prompt, b.params, b.layer, b.head)
+                                                              for b in blocks]
 
     _, lessons = _pinned()
     assert len(lessons) >= 12

@@ -39,17 +39,19 @@ def test_seed_builtin_loads_the_course_once(builtin_course):
     assert Course.objects.count() == 1
 
 
-def test_lesson_complete_records_time_capped_at_two_hours(employee):
+def test_lesson_complete_keeps_the_measured_reading_time(employee):
     course = make_course(lessons=2, quizzes=False)
     lesson = course.lessons.first()
     services.lesson_visit(user=employee, lesson=lesson)
-    LessonProgress.objects.filter(user=employee).update(first_viewed_at=timezone.now() - timedelta(minutes=7))
+    # Opened hours ago, but read actively for 90 s: the wall clock is not reading time.
+    LessonProgress.objects.filter(user=employee).update(first_viewed_at=timezone.now() - timedelta(hours=5))
+    assert services.lesson_time_add(user=employee, lesson=lesson, seconds=90) == 90
     progress = services.lesson_complete(user=employee, lesson=lesson)
-    assert 7 * 60 - 2 <= progress.time_spent_seconds <= 7 * 60 + 2
+    assert progress.completed_at is not None and progress.time_spent_seconds == 90
+    assert LessonProgress.objects.get(pk=progress.pk).time_spent_seconds == 90
     other = course.lessons.last()
     services.lesson_visit(user=employee, lesson=other)
-    LessonProgress.objects.filter(lesson=other).update(first_viewed_at=timezone.now() - timedelta(hours=5))
-    assert services.lesson_complete(user=employee, lesson=other).time_spent_seconds == 7200
+    assert services.lesson_complete(user=employee, lesson=other).time_spent_seconds == 0
     assert Enrollment.objects.get(user=employee, course=course).last_lesson == other
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from accounts.models import Role
@@ -16,6 +17,7 @@ from courseapp.models import Attempt, Choice, Course, Lesson, Question, Quiz
 from tests.courseapp.helpers import response_for, responses
 from tests.e2e.test_foundation_journey import login
 from tests.factories import make_team, make_user
+from training.models import FineTuneJob
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.slow]
 SHOTS = Path(settings.VAR_DIR) / "screenshots"
@@ -111,6 +113,13 @@ def test_learner_journey(page, registered_models):  # lesson 2 embeds an attenti
     expect(outline.locator(".outline-item.is-done")).to_have_count(3)
 
     # Finish the rest behind the scenes, except the final exam, taken in the browser.
+    # Lesson 5's lab questions read the learner's own finished fine-tune: here its record
+    # (a real job and its lab answers are tested in tests/e2e/test_finetune_lab.py).
+    FineTuneJob.objects.create(user=employee, name="lab", kind="causal_lm", base_model="smollm2-135m-instruct",
+                               queue_name="default", status="succeeded", attempts=1, steps_done=24,
+                               steps_total=24, last_loss=1.8, finished_at=timezone.now(),
+                               eval_before={"perplexity": 9.8765, "loss": 2.2903},
+                               eval_after={"perplexity": 7.1234, "loss": 1.9633})
     for lesson in Lesson.objects.filter(course=course):
         services.lesson_complete(user=employee, lesson=lesson)
     for other in Quiz.objects.filter(course=course, lesson__isnull=False).exclude(pk=quiz.pk):

@@ -59,7 +59,7 @@ def test_self_attention_lesson_embeds_a_live_heatmap(page):
     frame_element.scroll_into_view_if_needed()
     frame = frame_element.content_frame
     expect(frame.locator("#attention[data-drawn=true]")).to_be_attached(timeout=60000)
-    expect(frame.locator("#att-status")).to_contain_text("Layer 0")
+    expect(frame.locator("#att-status")).to_contain_text("Layer 13, head 8")  # the lesson's try-it opens on the it → animal head
     frame_element.screenshot(path=str(DOCS / "lesson-embedded-heatmap.png"))
     assert page.watch.foreign == []
     assert page.watch.errors == []

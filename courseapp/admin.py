@@ -44,8 +44,8 @@ class ChoiceInline(admin.TabularInline):
 
 @admin.register(Question)
 class QuestionAdmin(admin.ModelAdmin):
-    list_display = ("slug", "quiz", "type", "points", "published", "position")
-    list_filter = ("type", "published", "quiz__course")
+    list_display = ("slug", "quiz", "type", "points", "published", "pinned", "position")
+    list_filter = ("type", "published", "pinned", "quiz__course")
     inlines = [ChoiceInline]
 
 

@@ -240,7 +240,8 @@ def question_new(request, quiz_id):
 def question_edit(request, question_id):
     question = get_object_or_404(Question.objects.select_related("quiz__course"), pk=question_id)
     initial = (unpack(question.prompt, "prompt") | unpack(question.explanation, "explanation")
-               | {"points": question.points, "answer": question.answer, "tolerance": question.tolerance,
+               | {"points": question.points, "pinned": question.pinned, "lab_metric": question.lab_metric,
+                  "answer": question.answer, "tolerance": question.tolerance,
                   "accepted_en": "\n".join(question.accepted.get("en", [])),
                   "accepted_zh_hans": "\n".join(question.accepted.get("zh-Hans", []))})
     for i, choice in enumerate(question.choices.all()):
@@ -254,6 +255,7 @@ def question_edit(request, question_id):
         try:
             services.question_update(question=question, prompt=pack(data, "prompt"),
                                      explanation=pack(data, "explanation"), points=data["points"],
+                                     pinned=data["pinned"], lab_metric=data["lab_metric"],
                                      answer=data["answer"], tolerance=data["tolerance"] or 0.0,
                                      accepted=form.accepted(), choices=form.choices())
         except ValidationError as exc:

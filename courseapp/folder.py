@@ -17,10 +17,11 @@ from django.utils.text import slugify
 
 from core.encoding import NotUTF8, utf8_text
 
+from .models import LabMetric
 from .rendering import MarkdownError, render_markdown
 
 LANGS = ("en", "zh-Hans")
-QUESTION_TYPES = ("single", "multiple", "numeric", "text")
+QUESTION_TYPES = ("single", "multiple", "numeric", "text", "lab")
 FIGURE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp"}
 LESSON_FILES = {"lesson.yaml", "quiz.yaml", "en.md", "zh-Hans.md"}
 # Course slugs that would shadow fixed URLs under /learn/.
@@ -373,22 +374,29 @@ def _read_quiz(reader: _Reader, path: Path) -> dict | None:
     if questions and quiz["questions_per_attempt"] > len(questions):
         reader.error(path, reader.line(data, "questions_per_attempt"),
                      f"'questions_per_attempt' ({quiz['questions_per_attempt']}) exceeds the pool of {len(questions)} questions")
+    pinned = [q["slug"] for q in quiz["questions"] if q["pinned"] and q["published"]]
+    if len(pinned) > quiz["questions_per_attempt"]:
+        reader.error(path, reader.line(data, "questions_per_attempt"),
+                     f"{len(pinned)} questions are pinned ({', '.join(pinned)}) but an attempt draws only "
+                     f"{quiz['questions_per_attempt']} ('questions_per_attempt'): pin fewer or draw more")
     return quiz
 
 
 def _read_question(reader: _Reader, path: Path, q: LineDict) -> dict:
     qtype = q.get("type")
     extra = {"single": {"choices"}, "multiple": {"choices"}, "numeric": {"answer", "tolerance"},
-             "text": {"accepted"}}.get(qtype, set())
+             "text": {"accepted"}, "lab": {"metric", "tolerance"}}.get(qtype, set())
     if qtype not in QUESTION_TYPES:
         reader.error(path, reader.line(q, "type"), f"'type' must be one of {', '.join(QUESTION_TYPES)}")
     reader.keys(path, q, required={"slug", "type", "prompt", "explanation"} | (extra - {"tolerance"}),
-                optional={"points", "published", "tolerance"})
+                optional={"points", "published", "pinned", "tolerance"})
     question = {
         "slug": reader.slug(path, q),
         "type": qtype,
         "points": reader.integer(path, q, "points", low=1) if "points" in q else 1,
         "published": reader.boolean(path, q, "published", default=True),
+        "pinned": reader.boolean(path, q, "pinned", default=False),
+        "lab_metric": "",
         "prompt": reader.text(path, q, "prompt"),
         "explanation": reader.text(path, q, "explanation"),
         "choices": [],
@@ -420,8 +428,13 @@ def _read_question(reader: _Reader, path: Path, q: LineDict) -> dict:
             reader.error(path, reader.line(q, "choices"), f"single-choice question '{question['slug']}' needs exactly one correct choice")
         if choices and qtype == "multiple" and n_correct < 1:
             reader.error(path, reader.line(q, "choices"), f"multiple-choice question '{question['slug']}' needs a correct choice")
-    elif qtype == "numeric":
-        question["answer"] = reader.number(path, q, "answer")
+    elif qtype in ("numeric", "lab"):
+        if qtype == "numeric":
+            question["answer"] = reader.number(path, q, "answer")
+        elif q.get("metric") in LabMetric.values:
+            question["lab_metric"] = q["metric"]
+        elif "metric" in q:
+            reader.error(path, reader.line(q, "metric"), f"'metric' must be one of {', '.join(LabMetric.values)}")
         question["tolerance"] = reader.number(path, q, "tolerance", default=0.0)
         if question["tolerance"] < 0:
             reader.error(path, reader.line(q, "tolerance"), "'tolerance' cannot be negative")
@@ -457,6 +470,8 @@ def _quiz_data(quiz: dict) -> dict:
         item = {"slug": q["slug"], "type": q["type"], "points": q["points"]}
         if not q["published"]:
             item["published"] = False
+        if q.get("pinned"):
+            item["pinned"] = True
         item["prompt"] = dict(q["prompt"])
         item["explanation"] = dict(q["explanation"])
         if q["type"] in ("single", "multiple"):
@@ -466,6 +481,9 @@ def _quiz_data(quiz: dict) -> dict:
             ]
         elif q["type"] == "numeric":
             item["answer"] = _number(q["answer"])
+            item["tolerance"] = _number(q["tolerance"])
+        elif q["type"] == "lab":
+            item["metric"] = q["lab_metric"]
             item["tolerance"] = _number(q["tolerance"])
         else:
             item["accepted"] = {lang: list(q["accepted"].get(lang, [])) for lang in LANGS}

@@ -5,7 +5,7 @@ from django import forms
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
-from .models import QuestionType
+from .models import LabMetric, QuestionType
 
 LANGS = (("en", "en", _("English")), ("zh_hans", "zh-Hans", _("Simplified Chinese")))
 MAX_CHOICES = 6
@@ -83,7 +83,10 @@ class NewQuestionForm(forms.Form):
 
 class QuestionForm(forms.Form):
     points = forms.IntegerField(label=_("Points"), min_value=1)
+    pinned = forms.BooleanField(label=_("Pinned: drawn into every attempt"), required=False)
     answer = forms.FloatField(label=_("Answer (numeric questions)"), required=False)
+    lab_metric = forms.ChoiceField(label=_("Value read from the learner's latest fine-tune"), required=False,
+                                   choices=[("", "—"), *LabMetric.choices])
     tolerance = forms.FloatField(label=_("Tolerance (absolute)"), required=False, min_value=0)
     accepted_en = forms.CharField(label=_("Accepted answers, English (one a line)"), required=False,
                                   widget=forms.Textarea(attrs={"rows": 3}))

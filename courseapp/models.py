@@ -150,6 +150,18 @@ class QuestionType(models.TextChoices):
     MULTIPLE = "multiple", _("Multiple choice")
     NUMERIC = "numeric", _("Number")
     TEXT = "text", _("Short text")
+    LAB = "lab", _("Lab (checked against the learner's own fine-tune)")
+
+
+class LabMetric(models.TextChoices):
+    """What a lab question asks for, read from the learner's latest finished fine-tune."""
+
+    STEPS = "steps", _("Optimizer steps run")
+    PERPLEXITY_BEFORE = "perplexity_before", _("Held-out perplexity before training")
+    PERPLEXITY_AFTER = "perplexity_after", _("Held-out perplexity after training")
+    EVAL_LOSS_BEFORE = "eval_loss_before", _("Held-out loss before training")
+    EVAL_LOSS_AFTER = "eval_loss_after", _("Held-out loss after training")
+    FINAL_TRAIN_LOSS = "final_train_loss", _("Training loss at the last step")
 
 
 class Question(models.Model):
@@ -164,7 +176,11 @@ class Question(models.Model):
     answer = models.FloatField(_("answer"), null=True, blank=True)
     tolerance = models.FloatField(_("tolerance"), default=0)
     accepted = models.JSONField(_("accepted answers"), default=dict, blank=True)
+    # Lab questions: the value asked for, read from the learner's own fine-tune when graded.
+    lab_metric = models.CharField(_("lab value"), max_length=20, choices=LabMetric.choices, blank=True)
     published = models.BooleanField(_("published"), default=True)
+    # Drawn into every attempt; the rest of the attempt is drawn at random from the others.
+    pinned = models.BooleanField(_("pinned"), default=False)
     position = models.PositiveIntegerField(_("position"), default=0)
 
     class Meta:

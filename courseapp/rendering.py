@@ -14,6 +14,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from urllib.parse import urlencode
+from xml.etree import ElementTree
 
 import markdown
 import nh3
@@ -34,7 +35,8 @@ MATH_RE = re.compile(
 TRYIT_MODES = ("completion", "chat")
 TRYIT_VIEWS = ("generation", "probabilities", "attention")
 TRYIT_PARAMS = ("temperature", "top_k", "top_p", "max_new_tokens", "repetition_penalty", "seed")
-TRYIT_KEYS = {"label", "model", "mode", "view", "prompt", "params"}
+TRYIT_KEYS = {"label", "model", "mode", "view", "prompt", "params", "layer", "head"}
+TRYIT_ATTENTION_KEYS = ("layer", "head")  # where the attention heatmap opens; attention view only
 
 ALLOWED_TAGS = {
     "a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "details", "div", "dl", "dt", "em",
@@ -44,6 +46,7 @@ ALLOWED_TAGS = {
 }
 ALLOWED_ATTRIBUTES = {
     "a": {"href", "title"},
+    "figure": {"class"},
     "img": {"src", "alt", "title", "width", "height"},
     "code": {"class"},
     "th": {"align"},
@@ -52,6 +55,7 @@ ALLOWED_ATTRIBUTES = {
     "abbr": {"title"},
 }
 CODE_CLASS_RE = re.compile(r"^language-[\w+#.-]+$")
+FIGURE_CLASS = "lesson-figure"
 
 
 class MarkdownError(ValueError):
@@ -71,15 +75,30 @@ class TryIt:
     view: str
     prompt: str
     params: dict
+    layer: int | None = None
+    head: int | None = None
+
+    @property
+    def attention_query(self) -> dict:
+        """The heatmap's source and the layer and head it opens on (the page and the embed read these)."""
+        query = {"model": self.model, "text": self.prompt}
+        query.update({key: getattr(self, key) for key in TRYIT_ATTENTION_KEYS if getattr(self, key) is not None})
+        return query
 
     @property
     def url(self) -> str:
         if self.view == "attention":
-            return f"{reverse('playground:attention')}?{urlencode({'view': 'heatmap', 'model': self.model, 'text': self.prompt})}"
+            return f"{reverse('playground:attention')}?{urlencode({'view': 'heatmap'} | self.attention_query)}"
         # The playground reads exactly these query parameter names.
         query = {"model": self.model, "mode": self.mode, "view": self.view, "prompt": self.prompt}
         query.update({name: self.params[name] for name in TRYIT_PARAMS if name in self.params})
         return f"{reverse('playground:index')}?{urlencode(query)}"
+
+
+def _key_line(source: str, key: str) -> int:
+    """The 0-based line of a top-level key in a YAML mapping that has already parsed."""
+    node = yaml.compose(source)
+    return next((k.start_mark.line for k, _v in node.value if k.value == key), 0)
 
 
 def parse_tryit(source: str, *, line: int) -> TryIt:
@@ -109,25 +128,39 @@ def parse_tryit(source: str, *, line: int) -> TryIt:
     for name, value in params.items():
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise MarkdownError(f"try-it param '{name}' must be a number", line)
-    return TryIt(label=data["label"], model=data["model"], mode=mode, view=view, prompt=data["prompt"], params=params)
+    for key in TRYIT_ATTENTION_KEYS:
+        if key not in data:
+            continue
+        at = line + _key_line(source, key)
+        if view != "attention":
+            raise MarkdownError(f"try-it key '{key}' only applies to view: attention", at)
+        if isinstance(data[key], bool) or not isinstance(data[key], int) or data[key] < 0:
+            raise MarkdownError(f"try-it {key} must be a whole number, 0 or more (the first {key} is 0)", at)
+    return TryIt(label=data["label"], model=data["model"], mode=mode, view=view, prompt=data["prompt"], params=params,
+                 layer=data.get("layer"), head=data.get("head"))
 
 
 def _tryit_card(tryit: TryIt) -> str:
     view_names = {"generation": _("generation"), "probabilities": _("probabilities"), "attention": _("attention")}
+    meta = [tryit.model, view_names[tryit.view]]
+    if tryit.layer is not None:
+        meta.append(_("layer %(n)s") % {"n": tryit.layer})
+    if tryit.head is not None:
+        meta.append(_("head %(n)s") % {"n": tryit.head})
+    embed = ""
+    if tryit.view == "attention":
+        # A live heatmap of the example, under the text it illustrates (our own page, framed).
+        src = reverse("playground:attention_embed") + "?" + urlencode(tryit.attention_query)
+        embed = (f'<iframe class="tryit-embed" loading="lazy" title="{html.escape(_("Live attention heatmap"))}" '
+                 f'src="{html.escape(src)}"></iframe>')
+    button = _("Open in the attention view") if tryit.view == "attention" else _("Open in the playground")
     return (
-        '<aside class="tryit">'
+        f'<aside class="tryit tryit-{tryit.view}">'
         f'<p class="tryit-kicker"><span aria-hidden="true">▶</span> {html.escape(_("Try it"))}'
-        f' · <span class="tryit-meta">{html.escape(tryit.model)} · {html.escape(view_names[tryit.view])}</span></p>'
+        f' · <span class="tryit-meta">{html.escape(" · ".join(meta))}</span></p>'
         f'<p class="tryit-label">{html.escape(tryit.label)}</p>'
         f'<pre class="tryit-prompt"><code>{html.escape(tryit.prompt)}</code></pre>'
-        + (
-            # A live heatmap of the example, right beside the text (our own page, framed).
-            f'<iframe class="tryit-embed" loading="lazy" title="{html.escape(_("Live attention heatmap"))}" '
-            f'src="{html.escape(reverse("playground:attention_embed") + "?" + urlencode({"model": tryit.model, "text": tryit.prompt}))}">'
-            "</iframe>"
-            if tryit.view == "attention" else ""
-        )
-        + f'<a class="button primary" href="{html.escape(tryit.url)}">{html.escape(_("Open in the playground"))}</a>'
+        f'{embed}<a class="button primary" href="{html.escape(tryit.url)}">{html.escape(button)}</a>'
         "</aside>"
     )
 
@@ -214,6 +247,8 @@ def _preprocess(source: str, protector: _Protector, *, drop_title: bool) -> str:
 def _attribute_filter(tag: str, attribute: str, value: str) -> str | None:
     if tag == "code" and attribute == "class":
         return value if CODE_CLASS_RE.match(value) else None
+    if tag == "figure" and attribute == "class":
+        return value if value == FIGURE_CLASS else None
     return value
 
 
@@ -229,13 +264,34 @@ class _FigureLinks(markdown.treeprocessors.Treeprocessor):
                 img.set("src", self.base + src.removeprefix("./"))
 
 
+class _CaptionedFigures(markdown.treeprocessors.Treeprocessor):
+    """A paragraph that is one titled image, `![alt](x.svg "Caption")`, becomes a
+    <figure> with the title as its <figcaption> (and no tooltip repeating it)."""
+
+    def run(self, root):
+        for p in root.iter("p"):
+            children = list(p)
+            if len(children) != 1 or children[0].tag != "img" or (p.text or "").strip():
+                continue
+            img = children[0]
+            caption = (img.get("title") or "").strip()
+            if not caption or (img.tail or "").strip():
+                continue
+            del img.attrib["title"]
+            p.tag, p.text, img.tail = "figure", None, None
+            p.set("class", FIGURE_CLASS)
+            ElementTree.SubElement(p, "figcaption").text = caption
+
+
 class _FigureExtension(markdown.extensions.Extension):
     def __init__(self, base: str):
         super().__init__()
         self.base = base
 
     def extendMarkdown(self, md):  # noqa: N802  (Python-Markdown's API name)
-        md.treeprocessors.register(_FigureLinks(md, self.base), "figure_links", 1)
+        if self.base:
+            md.treeprocessors.register(_FigureLinks(md, self.base), "figure_links", 1)
+        md.treeprocessors.register(_CaptionedFigures(md), "captioned_figures", 2)
 
 
 def sanitize(html_text: str) -> str:
@@ -254,9 +310,7 @@ def render_markdown(source: str, *, lang: str = "en", figure_base: str = "", dro
     protector = _Protector()
     with translation.override("zh-hans" if lang == "zh-Hans" else "en"):
         text = _preprocess(source or "", protector, drop_title=drop_title)
-    extensions = ["fenced_code", "tables", "sane_lists"]
-    if figure_base:
-        extensions.append(_FigureExtension(figure_base))
+    extensions = ["fenced_code", "tables", "sane_lists", _FigureExtension(figure_base)]
     body = markdown.markdown(
         text, extensions=extensions, extension_configs={"tables": {"use_align_attribute": True}}
     )

@@ -1,7 +1,9 @@
 """Scoring one response to one question: pure functions, no database.
 
 A response is the list of raw form values for a question: attempt choice keys for
-choice questions, one string for numeric and text questions.
+choice questions, one string for numeric and text questions. A lab question's answer is
+a number like a numeric one, checked against `expected`: the value read from the
+learner's own fine-tune when it is graded (services._grade).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ def normalise_response(question, values: list[str], keys: dict[str, int]) -> lis
         return sorted(values, key=list(keys).index)
     if len(values) > 1:
         raise ValidationError(_("This question takes one answer."))
-    if question.type == "numeric" and values:
+    if question.type in ("numeric", "lab") and values:
         text = values[0].strip().replace(",", ".")
         try:
             number = float(text)
@@ -43,7 +45,8 @@ def normalise_response(question, values: list[str], keys: dict[str, int]) -> lis
     return values
 
 
-def score(question, values: list[str], keys: dict[str, int], correct_ids: set[int]) -> float:
+def score(question, values: list[str], keys: dict[str, int], correct_ids: set[int],
+          expected: float | None = None) -> float:
     """The fraction (0..1) of the question's points that a normalised response earns."""
     if question.type == "single":
         return 1.0 if values and keys[values[0]] in correct_ids else 0.0
@@ -54,7 +57,8 @@ def score(question, values: list[str], keys: dict[str, int], correct_ids: set[in
         return max(0.0, right / len(keys)) if keys else 0.0
     if not values:
         return 0.0
-    if question.type == "numeric":
-        return 1.0 if abs(float(values[0]) - question.answer) <= question.tolerance + 1e-9 else 0.0
+    if question.type in ("numeric", "lab"):
+        target = question.answer if question.type == "numeric" else expected
+        return 1.0 if abs(float(values[0]) - target) <= question.tolerance + 1e-9 else 0.0
     accepted = {" ".join(a.split()).casefold() for answers in (question.accepted or {}).values() for a in answers}
     return 1.0 if " ".join(values[0].split()).casefold() in accepted else 0.0

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC
 from functools import cached_property
 
+from django.conf import settings
 from django.core.cache import caches
 from django.db import connection
 from django.db.models import Count, Q, Sum
@@ -41,8 +42,21 @@ def course_list(*, user) -> list[Course]:
     return courses
 
 
+def course_row_key(slug: str) -> str:
+    return f"courseapp:course-row:{slug}"
+
+
 def course_get(*, slug: str, user) -> Course:
-    course = Course.objects.filter(slug=slug).first()
+    # The course row (with updated_at, the content's version) is read on every course page,
+    # so with a shared cache (settings.COURSE_ROW_CACHE_SECONDS) it is kept there. A save or
+    # delete through this code clears the entry at once (signals.py, services.course_touch);
+    # an edit made behind the ORM's back shows within those seconds.
+    key, seconds = course_row_key(slug), settings.COURSE_ROW_CACHE_SECONDS
+    course = caches["default"].get(key) if seconds else None
+    if course is None:
+        course = Course.objects.filter(slug=slug).first()
+        if course is not None and seconds:
+            caches["default"].set(key, course, seconds)
     if course is None or not (course.published or can_preview(user)):
         raise Http404
     return course
@@ -172,10 +186,6 @@ class Outline:
     @property
     def complete(self) -> bool:
         return bool(self.items) and self.done_count == self.total
-
-    @property
-    def time_spent_minutes(self) -> int:
-        return round(self.time_spent_seconds / 60)
 
     @property
     def total_minutes(self) -> int:
@@ -392,6 +402,7 @@ class QuestionView:
     answered: bool = False
     response: list = field(default_factory=list)
     fraction: float | None = None
+    lab_job: object = None  # lab questions not yet answered: the fine-tune they will be checked against
 
     @property
     def id(self) -> int:
@@ -423,7 +434,15 @@ class QuestionView:
             return f"{answer} ± {q.tolerance:g}" if q.tolerance else f"{answer}"
         if q.type == "text":
             return pick(q.accepted)[0] if pick(q.accepted) else ""
+        if q.type == "lab" and len(self.response) == 3:
+            expected = float(self.response[1])
+            return f"{expected:g} ± {q.tolerance:g}" if q.tolerance else f"{expected:g}"
         return ""
+
+    @property
+    def lab_job_id(self) -> int | None:
+        """The fine-tune a graded lab answer was checked against."""
+        return int(self.response[2]) if self.type == "lab" and len(self.response) == 3 else None
 
 
 def attempt_questions(*, attempt: Attempt) -> list[QuestionView]:
@@ -460,6 +479,12 @@ def attempt_questions(*, attempt: Attempt) -> list[QuestionView]:
                 chosen=choice_key in response,
             ))
         views.append(QuestionView(number, question, choices, answered, response, fraction))
+    if any(v.type == "lab" and not v.answered for v in views):
+        from training.selectors import lab_job
+
+        job = lab_job(user=attempt.user)
+        for view in views:
+            view.lab_job = job if view.type == "lab" and not view.answered else None
     return views
 
 
@@ -474,7 +499,8 @@ def course_spec(*, course: Course) -> dict:
     questions_by_quiz: dict[int, list] = {}
     for q in questions:
         questions_by_quiz.setdefault(q.quiz_id, []).append({
-            "slug": q.slug, "type": q.type, "points": q.points, "published": q.published,
+            "slug": q.slug, "type": q.type, "points": q.points, "published": q.published, "pinned": q.pinned,
+            "lab_metric": q.lab_metric,
             "prompt": q.prompt, "explanation": q.explanation, "answer": q.answer, "tolerance": q.tolerance,
             "accepted": q.accepted,
             "choices": [{"text": c.text, "correct": c.correct, "explanation": c.explanation} for c in q.choices.all()],

@@ -9,13 +9,14 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
+from django.core.cache import caches
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Q
+from django.db.models import F, Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import scoring
+from . import scoring, selectors
 from .folder import guess_content_type, read_course_folder, write_course_folder
 from .models import (
     Attempt,
@@ -34,7 +35,9 @@ from .models import (
 )
 
 BUILTIN_COURSE_DIR = Path(__file__).resolve().parent / "content" / "how-llms-work"
-MAX_LESSON_TIME = timedelta(hours=2)
+# The lesson page reports active reading time every LESSON_TIME_REPORT_SECONDS; a report
+# claiming more than this is stale or forged, and adds only this much.
+MAX_TIME_REPORT_SECONDS = 120
 _random = secrets.SystemRandom()
 
 
@@ -71,6 +74,8 @@ def _quiz_write(*, course: Course, lesson: Lesson | None, spec: dict, position: 
             "type": q["type"],
             "points": q["points"],
             "published": q["published"],
+            "pinned": q["pinned"],
+            "lab_metric": q["lab_metric"],
             "prompt": q["prompt"],
             "prompt_html": q["prompt_html"],
             "explanation": q["explanation"],
@@ -176,17 +181,30 @@ def lesson_visit(*, user, lesson: Lesson, progress: LessonProgress | None = None
         Enrollment.objects.update_or_create(user=user, course_id=lesson.course_id, defaults={"last_lesson": lesson})
 
 
+def lesson_time_add(*, user, lesson: Lesson, seconds: int) -> int | None:
+    """Add active reading time (reported by the lesson page) to `user`'s progress on
+    `lesson`, clamped to 0..MAX_TIME_REPORT_SECONDS. Returns the seconds added, or None
+    when the user has no progress on the lesson (never opened it, or it was locked).
+
+    One UPDATE that adds in the database, so reports from two tabs add up."""
+    seconds = min(max(int(seconds), 0), MAX_TIME_REPORT_SECONDS)
+    progress = LessonProgress.objects.filter(user=user, lesson=lesson)
+    if seconds == 0:
+        return 0 if progress.exists() else None
+    updated = progress.update(time_spent_seconds=F("time_spent_seconds") + seconds)
+    return seconds if updated else None
+
+
 @transaction.atomic
 def lesson_complete(*, user, lesson: Lesson) -> LessonProgress:
-    """Mark a lesson complete. Time spent runs from the first view, capped at two hours."""
+    """Mark a lesson complete. Time spent is what the page measured (lesson_time_add)."""
     now = timezone.now()
     progress, _created = LessonProgress.objects.select_for_update().get_or_create(
         user=user, lesson=lesson, defaults={"first_viewed_at": now, "last_viewed_at": now})
     if progress.completed_at is None:
         progress.completed_at = now
-        spent = min(now - progress.first_viewed_at, MAX_LESSON_TIME)
-        progress.time_spent_seconds = max(0, int(spent.total_seconds()))
-        _save(progress)
+        progress.full_clean()
+        progress.save(update_fields=["completed_at"])  # the reading time is added by lesson_time_add
     certificate_issue_if_complete(user=user, course=lesson.course)
     return progress
 
@@ -212,6 +230,17 @@ def certificate_issue_if_complete(*, user, course: Course) -> Certificate | None
 # --- Quiz attempts -----------------------------------------------------------------
 
 
+def _draw(pool: list[tuple[int, bool]], count: int) -> list[int]:
+    """Every pinned question, then random others up to `count`, in a shuffled order.
+    (The course reader refuses more pinned questions than `count`; an author who pins
+    more here still gets them all.)"""
+    pinned = [pk for pk, is_pinned in pool if is_pinned]
+    others = [pk for pk, is_pinned in pool if not is_pinned]
+    drawn = pinned + _random.sample(others, k=max(0, min(count - len(pinned), len(others))))
+    _random.shuffle(drawn)
+    return drawn
+
+
 def attempt_start(*, user, quiz: Quiz) -> Attempt:
     """Resume the learner's open attempt, or start one: draw the questions, shuffle
     the choices under fresh opaque keys. Raises ValidationError past the limit.
@@ -227,10 +256,10 @@ def attempt_start(*, user, quiz: Quiz) -> Attempt:
         used = Attempt.objects.filter(user=user, quiz=quiz).aggregate(n=Max("number"))["n"] or 0
         if quiz.max_attempts and used >= quiz.max_attempts:
             raise ValidationError(_("You have used all %(n)d attempts at this quiz.") % {"n": quiz.max_attempts})
-        pool = list(quiz.questions.filter(published=True).values_list("pk", flat=True))
+        pool = list(quiz.questions.filter(published=True).values_list("pk", "pinned"))
         if not pool:
             raise ValidationError(_("This quiz has no questions yet."))
-        drawn = _random.sample(pool, k=min(quiz.questions_per_attempt, len(pool)))
+        drawn = _draw(pool, quiz.questions_per_attempt)
         choice_keys = {}
         for question_id in drawn:
             choice_ids = list(Choice.objects.filter(question_id=question_id).values_list("pk", flat=True))
@@ -248,8 +277,30 @@ def _question_map(attempt: Attempt) -> dict[int, Question]:
     return {q.pk: q for q in questions}
 
 
-def _grade(question: Question, keys: dict[str, int], values: list[str]) -> tuple[list[str], float]:
+def _lab_expected(question: Question, user) -> tuple[float, int]:
+    """The value a lab question asks for, read now from the learner's latest finished
+    fine-tune, and that job's id."""
+    from training.selectors import lab_job, lab_value
+
+    job = lab_job(user=user)
+    if job is None:
+        raise ValidationError(_("This question is checked against your own fine-tune, and you have no finished "
+                                "one yet. Start the lab's fine-tune first (Fine-tunes, quick CPU preset), wait "
+                                "until it has succeeded, then answer."))
+    expected = lab_value(job=job, metric=question.lab_metric)
+    if expected is None:
+        raise ValidationError(_("Your latest fine-tune did not record this value. Run the lab's fine-tune again."))
+    return expected, job.pk
+
+
+def _grade(question: Question, keys: dict[str, int], values: list[str], *, user) -> tuple[list[str], float]:
     values = scoring.normalise_response(question, values, keys)
+    if question.type == "lab":
+        if not values:
+            return values, 0.0
+        expected, job_id = _lab_expected(question, user)
+        # Kept with the answer, so the feedback names the value and the job it was checked against.
+        return [values[0], repr(expected), str(job_id)], scoring.score(question, values, keys, set(), expected)
     correct = {c.pk for c in question.choices.all() if c.correct}
     return values, scoring.score(question, values, keys, correct)
 
@@ -283,7 +334,7 @@ def attempt_answer_check(*, user, attempt_id: int, question_id: str, values: lis
         raise ValidationError(_("This question has already been answered."))
     question = _question_map(attempt)[int(question_id)]
     keys = dict(attempt.choice_keys.get(question_id, []))
-    values, fraction = _grade(question, keys, values)
+    values, fraction = _grade(question, keys, values, user=user)
     return _save(AttemptAnswer(attempt=attempt, question=question, response=values, fraction=fraction))
 
 
@@ -309,7 +360,7 @@ def attempt_submit(*, user, attempt_id: int, responses: dict[str, list[str]]) ->
                 values, fraction = locked[key].response, locked[key].fraction
             else:
                 keys = dict(attempt.choice_keys.get(key, []))
-                values, fraction = _grade(question, keys, responses.get(key, []))
+                values, fraction = _grade(question, keys, responses.get(key, []), user=user)
             final_responses[key], results[key] = values, fraction
             earned += fraction * question.points
             possible += question.points
@@ -408,6 +459,10 @@ def quiz_create(*, course: Course, slug: str, title: dict, lesson: Lesson | None
 def quiz_update(*, quiz: Quiz, title: dict, pass_mark: int, max_attempts: int, questions_per_attempt: int,
                 prerequisites: list[str]) -> Quiz:
     _check_prerequisites(course=quiz.course, slugs=prerequisites, own_slug=quiz.slug)
+    pinned = quiz.questions.filter(pinned=True).count()
+    if questions_per_attempt < pinned:
+        raise ValidationError({"questions_per_attempt": _("%(n)d questions are pinned: an attempt must draw at "
+                                                          "least that many.") % {"n": pinned}})
     quiz.title, quiz.pass_mark, quiz.max_attempts, quiz.questions_per_attempt, quiz.prerequisites = (
         title, pass_mark, max_attempts, questions_per_attempt, prerequisites)
     return _save(quiz)
@@ -422,18 +477,28 @@ def question_create(*, quiz: Quiz, slug: str, type: str) -> Question:  # noqa: A
 
 
 @transaction.atomic
-def question_update(*, question: Question, prompt: dict, explanation: dict, points: int,
+def question_update(*, question: Question, prompt: dict, explanation: dict, points: int, pinned: bool = False,
                     answer: float | None = None, tolerance: float = 0.0, accepted: dict | None = None,
-                    choices: list[dict] | None = None) -> Question:
+                    choices: list[dict] | None = None, lab_metric: str = "") -> Question:
     """Update a question; for choice questions `choices` replaces the list (matched
     by position, so past attempts keep their choices)."""
-    question.prompt, question.explanation, question.points = prompt, explanation, points
+    if pinned and not question.pinned:
+        quiz = question.quiz
+        if quiz.questions.filter(pinned=True).exclude(pk=question.pk).count() >= quiz.questions_per_attempt:
+            raise ValidationError({"pinned": _("An attempt draws %(n)d questions and %(n)d are pinned already: "
+                                              "unpin one or draw more per attempt.")
+                                   % {"n": quiz.questions_per_attempt}})
+    question.prompt, question.explanation, question.points, question.pinned = prompt, explanation, points, pinned
     question.prompt_html = _render_field(prompt, field="prompt")
     question.explanation_html = _render_field(explanation, field="explanation")
     if question.type == "numeric":
         if answer is None:
             raise ValidationError({"answer": _("A numeric question needs an answer.")})
         question.answer, question.tolerance = answer, tolerance
+    if question.type == "lab":
+        if not lab_metric:
+            raise ValidationError({"lab_metric": _("A lab question needs the value it asks for.")})
+        question.lab_metric, question.tolerance = lab_metric, tolerance
     if question.type == "text":
         if not accepted or not accepted.get("en"):
             raise ValidationError({"accepted": _("List at least one accepted English answer.")})
@@ -462,6 +527,14 @@ def course_touch(*, course_id: int) -> None:
     """Mark a course's content changed: its cached outline and lesson bodies are keyed by
     updated_at (selectors.course_content), so every process reads the edit next request."""
     Course.objects.filter(pk=course_id).update(updated_at=timezone.now())
+    course_row_forget(course_id=course_id)
+
+
+def course_row_forget(*, course_id: int) -> None:
+    """Drop the cached course row (selectors.course_get) after a change to the course."""
+    slug = Course.objects.filter(pk=course_id).values_list("slug", flat=True).first()
+    if slug:
+        caches["default"].delete(selectors.course_row_key(slug))
 
 
 def _siblings(obj):

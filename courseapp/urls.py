@@ -31,6 +31,7 @@ urlpatterns = [
     path("<slug:course_slug>/resume/", views.course_resume, name="resume"),
     path("<slug:course_slug>/lessons/<slug:lesson_slug>/", views.lesson_detail, name="lesson"),
     path("<slug:course_slug>/lessons/<slug:lesson_slug>/complete/", views.lesson_complete, name="lesson_complete"),
+    path("<slug:course_slug>/lessons/<slug:lesson_slug>/time/", views.lesson_time, name="lesson_time"),
     path("<slug:course_slug>/lessons/<slug:lesson_slug>/files/<path:name>", views.lesson_figure, name="lesson_figure"),
     path("<slug:course_slug>/quizzes/<slug:quiz_slug>/", views.quiz_detail, name="quiz"),
     path("<slug:course_slug>/quizzes/<slug:quiz_slug>/start/", views.attempt_start, name="attempt_start"),

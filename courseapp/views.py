@@ -1,10 +1,11 @@
 """Learner pages: catalog, outline, lessons, quizzes, My learning, certificates.
 Each view parses its input, calls one service or selector, and renders."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
@@ -73,7 +74,9 @@ def lesson_detail(request, course_slug, lesson_slug):
         outline = context["outline"]
         services.lesson_visit(user=request.user, lesson=lesson, progress=outline.progress.get(lesson.pk),
                               enrollment=outline.enrollment)
-    return render(request, "courseapp/lesson.html", context | {"lesson": lesson})
+    reading = {"report_seconds": settings.LESSON_TIME_REPORT_SECONDS, "idle_seconds": settings.LESSON_IDLE_SECONDS,
+               "max_seconds": services.MAX_TIME_REPORT_SECONDS}
+    return render(request, "courseapp/lesson.html", context | {"lesson": lesson, "reading": reading})
 
 
 @role_required(Role.EMPLOYEE)
@@ -92,6 +95,22 @@ def lesson_complete(request, course_slug, lesson_slug):
     if outline.certificate and outline.complete:
         return redirect(outline.certificate.get_absolute_url())
     return redirect(following.url if following else course.get_absolute_url())
+
+
+@role_required(Role.EMPLOYEE)
+@require_POST
+def lesson_time(request, course_slug, lesson_slug):
+    """Active reading time, reported by the lesson page (static/js/reading.js) every few
+    seconds and when it is left. Only ever to the learner's own progress."""
+    course = selectors.course_get(slug=course_slug, user=request.user)
+    lesson = selectors.lesson_get(course=course, slug=lesson_slug, user=request.user)
+    try:
+        seconds = int(request.POST.get("seconds", ""))
+    except ValueError:
+        return HttpResponseBadRequest(_("The reading time must be a whole number of seconds."))
+    if services.lesson_time_add(user=request.user, lesson=lesson, seconds=seconds) is None:
+        return HttpResponse(_("Open the lesson before reporting reading time on it."), status=409)
+    return HttpResponse(status=204)
 
 
 @role_required(Role.EMPLOYEE)

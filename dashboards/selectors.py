@@ -146,7 +146,8 @@ def group_stats(*, teams: list[Team], filters: Filters, by: str = "team",
     progress = (LessonProgress.objects.filter(users, lesson__course_id__in=course_ids, lesson__published=True)
                 .values(key, "lesson__course_id")
                 .annotate(done=Count("id", filter=filters.until_end("completed_at")),
-                          spent=Sum("time_spent_seconds", filter=filters.window("completed_at"))))
+                          # reading time is recorded as it happens, completed or not (last read in the window)
+                          spent=Sum("time_spent_seconds", filter=filters.window("last_viewed_at"))))
     for row in progress:
         stats = groups[row[key]]
         stats.lessons_done[row["lesson__course_id"]] = row["done"]

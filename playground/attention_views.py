@@ -46,6 +46,22 @@ def _int(value, name):
         raise SourceError("bad_request", _("%(name)s must be a whole number.") % {"name": name}) from exc
 
 
+def _opening(query) -> tuple[dict, str]:
+    """The layer and head a heatmap opens on (?layer=, ?head=, as a lesson's try-it sets
+    them), and the query for its data requests, without them: those ask for every head
+    of a layer and choose the layer themselves."""
+    opening = {}
+    for name in ("layer", "head"):
+        value = _int(query.get(name), name)
+        if value is not None and value < 0:
+            raise SourceError("bad_request", _("%(name)s must be 0 or more.") % {"name": name})
+        opening[name] = value
+    data_query = query.copy()
+    for name in opening:
+        data_query.pop(name, None)
+    return opening, data_query.urlencode()
+
+
 def _source(user, query) -> dict:
     """What to look at: a saved run the user may see, or free text on a model they may use."""
     if query.get("run"):
@@ -137,20 +153,21 @@ def _js_error(message, status):
     return HttpResponse(body, content_type="text/javascript; charset=utf-8", status=status)
 
 
-@xframe_options_sameorigin  # lessons frame it beside their text
+@xframe_options_sameorigin  # lessons frame it under their text
 def attention_embed(request):
     """Just the heatmap, for a lesson to embed."""
     if not has_role(request.user, Role.EMPLOYEE):
         raise PermissionDenied
-    error, source, status = None, None, 200
+    error, source, status, opening, data_query = None, None, 200, {}, ""
+    query = request.GET.copy()
+    query["view"] = "heatmap"
     try:
+        opening, data_query = _opening(query)
         source = _source(request.user, request.GET)
     except SourceError as exc:
         error, status = str(exc), ERROR_STATUS.get(exc.code, 400)
-    query = request.GET.copy()
-    query["view"] = "heatmap"
     return render(request, "playground/attention_embed.html", {
-        "source": source, "error": error, "query": query.urlencode(),
+        "source": source, "error": error, "query": data_query, "opening": opening,
         "full_url": reverse("playground:attention") + "?" + query.urlencode(),
     }, status=status)
 
@@ -174,13 +191,15 @@ def attention_page(request):
         return redirect(f"{request.path}?{query.urlencode()}")
     # A refusal or a bad request keeps the page (the form to try again) with its status:
     # never 200 with an error text.
-    error, source, status = None, None, 200
+    error, source, status, opening, data_query = None, None, 200, {}, ""
+    query = request.GET.copy()
     if "run" in request.GET or "text" in request.GET:  # an emptied text is told what to do
         try:
+            query["view"] = view
+            opening, data_query = _opening(query)
             source = _source(request.user, request.GET)
         except SourceError as exc:
             error, status = str(exc), ERROR_STATUS.get(exc.code, 400)
-    query = request.GET.copy()
     tabs = []
     for name, label in (("heatmap", _("Heatmap")), ("head", _("bertviz head view")),
                         ("model", _("bertviz model view"))):
@@ -188,7 +207,8 @@ def attention_page(request):
         tabs.append({"name": name, "label": label, "url": "?" + query.urlencode(), "active": name == view})
     query["view"] = view
     return render(request, "playground/attention.html", {
-        "view": view, "source": source, "error": error, "models": models, "tabs": tabs, "query": query.urlencode(),
+        "view": view, "source": source, "error": error, "models": models, "tabs": tabs, "query": data_query,
+        "opening": opening,
         "text": request.GET.get("text", ""), "model": request.GET.get("model", settings.LLM_DEFAULT_MODELS[ModelKind.ENCODER]),
         "run": request.GET.get("run", ""), "first_layer": request.GET.get("from", "0"),
         "caps": {"heatmap": settings.LLM_ATTENTION_MAX_TOKENS, "head": settings.LLM_BERTVIZ_HEAD_MAX_TOKENS,

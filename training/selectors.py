@@ -18,7 +18,7 @@ from playground.models import ModelEntry
 from playground.selectors import model_usable_by
 
 from .ml import datasets as ds
-from .models import ACTIVE, FineTuneJob, JobLog, JobMetric, JobStatus, Quota
+from .models import ACTIVE, FineTuneJob, JobKind, JobLog, JobMetric, JobStatus, Quota
 
 USAGE_WINDOW = timedelta(days=7)  # quotas and the fair order count device-seconds over this window
 
@@ -222,3 +222,28 @@ def backend_overview() -> dict:
 def jobs_stale_count() -> int:
     """How many running jobs are phantoms until recovered (`jobs_stale`)."""
     return jobs_stale().count()
+
+
+# What the course's fine-tuning lab asks for, read from a finished job's record
+# (courseapp.models.LabMetric names the same keys).
+LAB_VALUES = {
+    "steps": lambda job: job.steps_done,
+    "perplexity_before": lambda job: (job.eval_before or {}).get("perplexity"),
+    "perplexity_after": lambda job: (job.eval_after or {}).get("perplexity"),
+    "eval_loss_before": lambda job: (job.eval_before or {}).get("loss"),
+    "eval_loss_after": lambda job: (job.eval_after or {}).get("loss"),
+    "final_train_loss": lambda job: job.last_loss,
+}
+
+
+def lab_job(*, user) -> FineTuneJob | None:
+    """The learner's most recent finished language-model fine-tune: the one the
+    fine-tuning lab's questions are checked against."""
+    return (FineTuneJob.objects.filter(user=user, kind=JobKind.CAUSAL_LM, status=JobStatus.SUCCEEDED)
+            .exclude(eval_after=None).order_by("-finished_at", "-pk").first())
+
+
+def lab_value(*, job: FineTuneJob, metric: str) -> float | None:
+    read = LAB_VALUES.get(metric)
+    value = read(job) if read else None
+    return float(value) if value is not None else None

@@ -185,6 +185,10 @@ CACHES["template_fragments"] = CACHES["local"]
 if REDIS_URL:
     CACHES["default"] = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
                          "KEY_PREFIX": "llm-academy"}
+# Course pages keep the course row in the shared cache this long (courseapp.selectors.
+# course_get); saves through the site clear it at once. Off in the embedded default, whose
+# cache is per process (and SQLite's read costs next to nothing there).
+COURSE_ROW_CACHE_SECONDS = env_int("COURSE_ROW_CACHE_SECONDS", 30 if REDIS_URL else 0)
 
 # --- Celery -----------------------------------------------------------------
 # The embedded broker is kombu's filesystem transport: no server, and it supports
@@ -305,6 +309,13 @@ EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 
+# --- Courses ------------------------------------------------------------------
+# The lesson page counts active reading time (visible, with a scroll, key or pointer
+# within LESSON_IDLE_SECONDS) and reports it this often, and when it is left. One report
+# adds at most 120 s (courseapp.services.MAX_TIME_REPORT_SECONDS), so keep this below.
+LESSON_TIME_REPORT_SECONDS = env_int("LESSON_TIME_REPORT_SECONDS", 30)
+LESSON_IDLE_SECONDS = env_int("LESSON_IDLE_SECONDS", 60)
+
 # --- Dashboards ---------------------------------------------------------------
 # Employees get a daily reminder while an assignment is due within this many days.
 REMINDER_DAYS_BEFORE = env_int("REMINDER_DAYS_BEFORE", 3)
@@ -313,6 +324,12 @@ REMINDER_DAYS_BEFORE = env_int("REMINDER_DAYS_BEFORE", 3)
 EXPORT_INLINE_MAX_ROWS = env_int("EXPORT_INLINE_MAX_ROWS", 5000)
 
 SESSION_COOKIE_HTTPONLY = True
+# With Redis, sessions are read from the shared cache and written through to the database,
+# so a page costs one PostgreSQL query less and a cache flush loses no one's login. Not in
+# the embedded default: its cache is per process, and a logout there would not reach the
+# copy another process holds.
+if REDIS_URL:
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 X_FRAME_OPTIONS = "DENY"  # views that embed our own pages opt in per view
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"

@@ -12,3 +12,7 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 LLM_EMBEDDED_WORKER = env_bool("LLM_EMBEDDED_WORKER", False)
 # Every run trains new fine-tunes (new digests); keep the fetched copies under var/ small.
 LLM_MODEL_CACHE_MAX_MB = 2000
+# Lesson pages report reading time every 30 s; browser tests can't wait that long.
+LESSON_TIME_REPORT_SECONDS = 2
+# ... nor a minute of idleness to see that it stops counting.
+LESSON_IDLE_SECONDS = 4

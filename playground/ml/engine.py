@@ -291,8 +291,8 @@ class BatchEngine:
             "text": self._new_text(seq),
             "p": choice.p[row],
             "p_sample": choice.p_sample[row],
-            "top": [{"id": i, "text": self._piece(i), "p": p}
-                    for i, p in zip(choice.top_ids[row], choice.top_p[row], strict=True)],
+            "top": [{"id": i, "text": self._piece(i), "p": p, "q": q}
+                    for i, p, q in zip(choice.top_ids[row], choice.top_p[row], choice.top_q[row], strict=True)],
         }
         self.emit(seq.request.request_id, event)
         params = seq.request.params

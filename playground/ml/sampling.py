@@ -34,6 +34,7 @@ class BatchChoice:
     p_sample: list[float]  # its probability in the distribution actually sampled
     top_ids: list[list[int]]  # (B, k) the model's k most likely tokens
     top_p: list[list[float]]  # (B, k) and their probabilities
+    top_q: list[list[float]]  # (B, k) the same tokens' probabilities in the sampled distribution (0 = filtered out)
 
 
 def choose_batch(logits: torch.Tensor, params: list[SamplingParams], generators: list[torch.Generator | None],
@@ -87,9 +88,12 @@ def choose_batch(logits: torch.Tensor, params: list[SamplingParams], generators:
     token = torch.where(greedy, best, sampled)  # (B, 1)
     top_values, top_indices = torch.topk(model_probs, top, dim=-1)  # (B, k)
     # One copy to the CPU for everything the events need.
+    top_sampled = probs.gather(1, top_indices)  # (B, k) 0 where top-k or top-p removed the token
     packed = torch.cat([token.double(), model_probs.gather(1, token).double(), probs.gather(1, token).double(),
-                        top_indices.double(), top_values.double()], dim=1).cpu().tolist()  # (B, 3 + 2k)
+                        top_indices.double(), top_values.double(), top_sampled.double()],
+                       dim=1).cpu().tolist()  # (B, 3 + 3k)
     return BatchChoice(
         tokens=[int(row[0]) for row in packed], p=[row[1] for row in packed], p_sample=[row[2] for row in packed],
-        top_ids=[[int(i) for i in row[3:3 + top]] for row in packed], top_p=[row[3 + top:] for row in packed],
+        top_ids=[[int(i) for i in row[3:3 + top]] for row in packed], top_p=[row[3 + top:3 + 2 * top] for row in packed],
+        top_q=[row[3 + 2 * top:] for row in packed],
     )

@@ -52,7 +52,9 @@
   function draw(entry, head) {
     const m = matrix(entry, head);
     const t = entry.t;
-    cell = Math.max(4, Math.min(22, Math.floor(640 / t)));
+    // As large as the frame allows (a lesson embeds this page in its text column), 4–22 px.
+    const room = Math.max(200, (canvas.parentElement.clientWidth || 750) - LABEL - 2);
+    cell = Math.max(4, Math.min(22, Math.floor(room / t)));
     const size = LABEL + t * cell;
     canvas.width = size;
     canvas.height = size;
@@ -121,11 +123,15 @@
 
   async function init() {
     legend();
-    status.textContent = interpolate(gettext("Loading layer %(layer)s…"), { layer: 0 }, true);
+    // A lesson's try-it may open the map on the layer and head its text talks about.
+    const layer = Number(root.dataset.layer || 0);
+    status.textContent = interpolate(gettext("Loading layer %(layer)s…"), { layer }, true);
     try {
-      const first = await fetchLayer(0);
+      const first = await fetchLayer(layer);
       layerSel.replaceChildren(...Array.from({ length: first.layers }, (_, i) => new Option(`${i}`, i)));
       headSel.replaceChildren(new Option(gettext("mean of heads"), "mean"), ...Array.from({ length: first.heads }, (_, i) => new Option(`${i}`, i)));
+      layerSel.value = String(layer);
+      if (root.dataset.head !== undefined && Number(root.dataset.head) < first.heads) headSel.value = root.dataset.head;
       await update();
     } catch (err) {
       status.textContent = err.message;

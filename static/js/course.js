@@ -20,11 +20,30 @@
     }
   }
 
+  // A try-it's embedded heatmap (our own origin) grows to its content, so a longer
+  // prompt's matrix is not clipped; the CSS height is what it has before (or without) this.
+  function fitEmbeds(root) {
+    root.querySelectorAll("iframe.tryit-embed").forEach((frame) => {
+      const fit = () => {
+        const body = frame.contentDocument && frame.contentDocument.body;
+        if (body && body.scrollHeight) frame.style.height = `${body.scrollHeight + 2}px`;
+      };
+      const watch = () => {
+        fit();
+        if (frame.contentDocument && frame.contentDocument.body) new ResizeObserver(fit).observe(frame.contentDocument.body);
+      };
+      frame.addEventListener("load", watch);
+      const doc = frame.contentDocument;
+      if (doc && doc.readyState === "complete" && doc.URL !== "about:blank") watch();
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
     // HTMX "settles" style attributes from old to new elements with setAttribute,
     // which our CSP blocks (and reports) whenever something left a style="" behind.
     if (window.htmx) window.htmx.config.attributesToSettle = ["class", "width", "height"];
     typeset(document);
+    fitEmbeds(document);
   });
   document.addEventListener("htmx:load", (event) => typeset(event.detail.elt));
 

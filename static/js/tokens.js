@@ -48,27 +48,62 @@ window.LLMTokens = (() => {
     }
     const list = document.createElement("ol");
     list.className = "alternatives";
-    for (const alt of tok.top || []) {
-      const li = document.createElement("li");
-      if (alt.id === tok.id) li.className = "chosen";
-      const label = document.createElement("code");
-      label.textContent = visible(alt.text);
+    // Runs saved before the sampled probability was recorded have no `q`: one bar then.
+    const sampled = (tok.top || []).some((alt) => alt.q !== undefined);
+    const makeBar = (p, cls) => {
       const bar = document.createElement("span");
-      bar.className = "bar";
+      bar.className = "bar " + cls;
       const fill = document.createElement("span");
       fill.className = "bar-fill";
-      fill.style.width = Math.max(1, Math.round(alt.p * 100)) + "%"; // CSSOM, allowed by our CSP
+      fill.style.width = (p > 0 ? Math.max(1, Math.round(p * 100)) : 0) + "%"; // CSSOM, allowed by our CSP
       bar.append(fill);
+      return bar;
+    };
+    for (const alt of tok.top || []) {
+      const li = document.createElement("li");
+      const filtered = sampled && alt.q === 0;
+      li.className = (alt.id === tok.id ? "chosen" : "") + (filtered ? " filtered" : "");
+      const label = document.createElement("code");
+      label.textContent = visible(alt.text);
+      const bars = document.createElement("span");
+      bars.className = "bars";
+      bars.append(makeBar(alt.p, "bar-model"));
+      if (sampled) bars.append(makeBar(alt.q, "bar-sampled"));
       const value = document.createElement("span");
       value.className = "bar-value";
-      value.textContent = pct(alt.p) + (alt.id === tok.id ? " ✓ " + gettext("chosen") : "");
-      li.append(label, bar, value);
+      value.textContent = (sampled ? "p " : "") + pct(alt.p);
+      if (sampled) {
+        const q = document.createElement("span");
+        q.className = "bar-value-sampled";
+        q.textContent = "q " + (filtered ? "0 · " + gettext("filtered out") : pct(alt.q));
+        value.append(document.createElement("br"), q);
+      }
+      if (alt.id === tok.id) value.append(" ✓ " + gettext("chosen"));
+      li.append(label, bars, value);
       list.append(li);
     }
     const heading = document.createElement("p");
     heading.className = "muted";
     heading.textContent = gettext("Top alternatives:");
-    panel.replaceChildren(title, heading, list);
+    const parts = [title, heading];
+    if (sampled) {
+      const legend = document.createElement("p");
+      legend.className = "legend inspector-legend";
+      const key = (cls, text) => {
+        const item = document.createElement("span");
+        const swatch = document.createElement("span");
+        swatch.className = "swatch " + cls;
+        swatch.setAttribute("aria-hidden", "true");
+        item.append(swatch, text);
+        return item;
+      };
+      legend.append(
+        key("bar-model", gettext("p: the model's probability")),
+        key("bar-sampled", gettext("q: probability when sampling, after repetition penalty, temperature, top-k and top-p (0 = filtered out)")),
+      );
+      parts.push(legend);
+    }
+    panel.replaceChildren(...parts, list);
   }
 
   // A prompt or text shown as pieces: each token's readable text above its id.

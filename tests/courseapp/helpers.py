@@ -1,6 +1,18 @@
 """Answering attempts in tests: the right (or a wrong) response for each drawn question."""
 
 from courseapp.models import Choice, Question
+from training.models import FineTuneJob, JobStatus
+
+
+def lab_answer(user, metric: str) -> float:
+    """A lab question's value, read straight from the learner's latest succeeded
+    language-model fine-tune (the row the job page shows)."""
+    job = (FineTuneJob.objects.filter(user=user, kind="causal_lm", status=JobStatus.SUCCEEDED)
+           .order_by("-finished_at", "-pk").first())
+    assert job is not None, "a lab question needs a finished fine-tune of this learner"
+    return {"steps": job.steps_done, "perplexity_before": job.eval_before["perplexity"],
+            "perplexity_after": job.eval_after["perplexity"], "eval_loss_before": job.eval_before["loss"],
+            "eval_loss_after": job.eval_after["loss"], "final_train_loss": job.last_loss}[metric]
 
 
 def response_for(attempt, question_id: int, *, right: bool = True) -> list[str]:
@@ -14,6 +26,8 @@ def response_for(attempt, question_id: int, *, right: bool = True) -> list[str]:
         return [k for k, cid in keys if (cid in correct) == right]
     if question.type == "numeric":
         return [str(question.answer if right else question.answer + question.tolerance + 10)]
+    if question.type == "lab":
+        return [str(lab_answer(attempt.user, question.lab_metric) + (0 if right else question.tolerance + 10))]
     return [question.accepted["en"][0].upper() + "  " if right else "definitely wrong"]
 
 

@@ -68,14 +68,14 @@ def test_live_preview_returns_sanitised_html(client, author):
 
 def test_reorder_with_up_and_down(client, author, builtin_course):
     order = lambda: list(Lesson.objects.filter(module__slug="foundations").order_by("position").values_list("slug", flat=True))  # noqa: E731
-    assert order() == ["01-why-llms", "02-transformer-attention", "03-tokens-embeddings-hidden-states"]
-    third = Lesson.objects.get(slug="03-tokens-embeddings-hidden-states")
+    assert order() == ["01-why-llms", "03-tokens-embeddings-hidden-states", "02-transformer-attention"]
+    third = Lesson.objects.get(slug="02-transformer-attention")
     response = client.post(f"/learn/author/lesson/{third.pk}/move/up/", **HX)
     assert response.status_code == 200 and 'id="course-tree"' in response.content.decode()
-    assert order() == ["01-why-llms", "03-tokens-embeddings-hidden-states", "02-transformer-attention"]
+    assert order() == ["01-why-llms", "02-transformer-attention", "03-tokens-embeddings-hidden-states"]
     client.post(f"/learn/author/lesson/{third.pk}/move/up/")
     client.post(f"/learn/author/lesson/{third.pk}/move/up/")  # already first: stays
-    assert order()[0] == "03-tokens-embeddings-hidden-states"
+    assert order()[0] == "02-transformer-attention"
     module = Module.objects.get(slug="using-llms")
     client.post(f"/learn/author/module/{module.pk}/move/up/")
     assert list(Module.objects.order_by("position").values_list("slug", flat=True)) == [

@@ -26,7 +26,8 @@ def test_catalog_lists_published_courses_only(client, learner, builtin_course):
 
 
 def test_lesson_renders_in_both_languages(client, learner, builtin_course):
-    services.lesson_complete(user=learner, lesson=builtin_course.lessons.get(slug="01-why-llms"))
+    for done in ("01-why-llms", "03-tokens-embeddings-hidden-states"):  # attention comes after tokens
+        services.lesson_complete(user=learner, lesson=builtin_course.lessons.get(slug=done))
     url = "/learn/how-llms-work/lessons/02-transformer-attention/"
     page = client.get(url).content.decode()
     assert "<h1>The Transformer and self-attention" in page
@@ -256,3 +257,24 @@ def test_an_admin_previews_a_locked_lesson_and_is_told_what_locks_it_for_learner
     # Once the admin has done the prerequisite too, nothing is said.
     client.post(f"/learn/{course.slug}/lessons/m1-l1/complete/")
     assert "Admin preview." not in client.get(f"/learn/{course.slug}/lessons/m1-l2/").content.decode()
+
+
+def test_a_course_change_shows_on_the_next_request_although_its_row_is_cached(client, employee):
+    """Production keeps the course row in the shared cache (COURSE_ROW_CACHE_SECONDS); a
+    save, a content edit or a delete through the site must still show at once."""
+    course = make_course(lessons=2, quizzes=False)
+    client.force_login(employee)
+    lesson_url = f"/learn/{course.slug}/lessons/m1-l1/"
+    assert client.get(lesson_url).status_code == 200  # the row is cached now (in production)
+    lesson = Lesson.objects.get(course=course, slug="m1-l1")
+    lesson.title = {"en": "Renamed lesson", "zh-Hans": "改名的课"}
+    lesson.save()
+    assert "Renamed lesson" in client.get(lesson_url).content.decode()
+    course.published = False
+    course.save()
+    assert client.get(lesson_url).status_code == 404
+    course.published = True
+    course.save()
+    assert client.get(lesson_url).status_code == 200
+    course.delete()
+    assert client.get(lesson_url).status_code == 404

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from accounts.models import Role
@@ -16,6 +17,7 @@ from courseapp.models import Attempt, Choice, Course, Lesson, Question, Quiz
 from tests.courseapp.helpers import response_for, responses
 from tests.e2e.test_foundation_journey import login
 from tests.factories import make_team, make_user
+from training.models import FineTuneJob
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.slow]
 SHOTS = Path(settings.VAR_DIR) / "screenshots"
@@ -88,15 +90,18 @@ def test_learner_journey(page, registered_models):  # lesson 2 embeds an attenti
     assert attempt.passed and 70 <= attempt.score < 100
     page.screenshot(path=str(SHOTS / "quiz-result.png"), full_page=True)
 
-    # Progress and "resume" reflect it; lesson 2 typesets math and highlights code.
+    # Progress and "resume" reflect it: tokens come next, then attention, which typesets math and highlights code.
     page.goto("/learn/me/")
     card = page.locator(".learning-card")
-    expect(card).to_contain_text("2 of 19 done")
+    expect(card).to_contain_text("2 of 29 done")
     expect(card.locator("table.scores")).to_contain_text(f"{attempt.score:g}%")
     resume = card.get_by_role("link", name=re.compile("^Resume"))
-    expect(resume).to_have_attribute("href", "/learn/how-llms-work/lessons/02-transformer-attention/")
+    expect(resume).to_have_attribute("href", "/learn/how-llms-work/lessons/03-tokens-embeddings-hidden-states/")
     page.screenshot(path=str(SHOTS / "my-learning.png"), full_page=True)
     resume.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Tokens, embeddings and hidden states")
+    page.get_by_role("button", name="Mark complete").click()
+    page.goto("/learn/how-llms-work/lessons/02-transformer-attention/")
     expect(page.get_by_role("heading", level=1)).to_have_text("The Transformer and self-attention")
     expect(page.locator(".math-display .katex-display").first).to_be_visible()
     assert page.locator(".math-inline .katex").count() > 10
@@ -105,9 +110,16 @@ def test_learner_journey(page, registered_models):  # lesson 2 embeds an attenti
     assert tryit.get_attribute("href").startswith("/playground/attention/?view=heatmap&model=smollm2-135m-instruct")
     page.screenshot(path=str(SHOTS / "lesson-math.png"), full_page=True)
     outline = page.get_by_role("navigation", name="Course outline")
-    expect(outline.locator(".outline-item.is-done")).to_have_count(2)
+    expect(outline.locator(".outline-item.is-done")).to_have_count(3)
 
     # Finish the rest behind the scenes, except the final exam, taken in the browser.
+    # Lesson 5's lab questions read the learner's own finished fine-tune: here its record
+    # (a real job and its lab answers are tested in tests/e2e/test_finetune_lab.py).
+    FineTuneJob.objects.create(user=employee, name="lab", kind="causal_lm", base_model="smollm2-135m-instruct",
+                               queue_name="default", status="succeeded", attempts=1, steps_done=24,
+                               steps_total=24, last_loss=1.8, finished_at=timezone.now(),
+                               eval_before={"perplexity": 9.8765, "loss": 2.2903},
+                               eval_after={"perplexity": 7.1234, "loss": 1.9633})
     for lesson in Lesson.objects.filter(course=course):
         services.lesson_complete(user=employee, lesson=lesson)
     for other in Quiz.objects.filter(course=course, lesson__isnull=False).exclude(pk=quiz.pk):

@@ -1,6 +1,7 @@
 """The attention page and its embed say no with a status, like the JSON endpoints:
 403 for someone else's run, 404 for a run that doesn't exist; never 200 with an error."""
 
+import re
 import uuid
 
 import pytest
@@ -49,3 +50,23 @@ def test_open_in_the_playground_only_for_a_model_the_viewer_may_use():
 
     assert button(owner, "ft-3-x") and button(owner, "shared-x")
     assert not button(manager, "ft-3-x") and button(manager, "shared-x")
+
+
+@pytest.mark.parametrize("name", ["playground:attention", "playground:attention_embed"])
+def test_the_heatmap_opens_on_the_layer_and_head_asked_for(name, registered_models):
+    client = Client()
+    client.force_login(make_user(Role.EMPLOYEE, team=make_team()))
+    query = {"view": "heatmap", "model": "minilm-l6-v2", "text": "The animal was tired", "layer": "4", "head": "7"}
+    response = client.get(reverse(name), query)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'data-layer="4" data-head="7"' in html
+    # The data requests choose the layer themselves and need every head of it.
+    data_query = re.search(r'data-query="([^"]*)"', html).group(1)
+    assert "model=minilm-l6-v2" in data_query and "layer=" not in data_query and "head=" not in data_query
+    plain = client.get(reverse(name), {k: v for k, v in query.items() if k not in ("layer", "head")})
+    assert "data-layer" not in plain.content.decode() and "data-head" not in plain.content.decode()
+    for bad, message in (({"layer": "two"}, "layer must be a whole number."), ({"head": "-1"}, "head must be 0 or more.")):
+        response = client.get(reverse(name), query | bad)
+        assert response.status_code == 400 and message in response.content.decode()
+        assert 'id="attention"' not in response.content.decode()

@@ -342,6 +342,13 @@ def course_outline(*, course: Course, user) -> Outline:
     )
 
 
+def item_is_open(*, user, course: Course, kind: str, slug: str) -> bool:
+    """Whether the user may act on a lesson or quiz: it is in their outline of the
+    course and no prerequisite locks it."""
+    item = course_outline(course=course, user=user).find(kind, slug)
+    return item is not None and not item.locked
+
+
 def course_is_complete(*, user, course: Course) -> bool:
     lessons = set(Lesson.objects.filter(course=course, published=True).values_list("pk", flat=True))
     quizzes = set(Quiz.objects.filter(course=course, published=True).values_list("pk", flat=True))

@@ -195,9 +195,19 @@ def lesson_time_add(*, user, lesson: Lesson, seconds: int) -> int | None:
     return seconds if updated else None
 
 
+def _refuse_if_locked(*, user, kind: str, obj: Lesson | Quiz) -> None:
+    """The prerequisite rule, for every caller: a learner acts only on an item their
+    course outline shows open (admins previewing a course are never locked)."""
+    if not selectors.item_is_open(user=user, course=obj.course, kind=kind, slug=obj.slug):
+        raise ValidationError(_("This lesson is locked.") if kind == "lesson" else _("This quiz is locked."),
+                              code="locked")
+
+
 @transaction.atomic
 def lesson_complete(*, user, lesson: Lesson) -> LessonProgress:
-    """Mark a lesson complete. Time spent is what the page measured (lesson_time_add)."""
+    """Mark a lesson complete. Time spent is what the page measured (lesson_time_add).
+    Raises ValidationError when the lesson is locked for the user."""
+    _refuse_if_locked(user=user, kind="lesson", obj=lesson)
     now = timezone.now()
     progress, _created = LessonProgress.objects.select_for_update().get_or_create(
         user=user, lesson=lesson, defaults={"first_viewed_at": now, "last_viewed_at": now})
@@ -243,11 +253,13 @@ def _draw(pool: list[tuple[int, bool]], count: int) -> list[int]:
 
 def attempt_start(*, user, quiz: Quiz) -> Attempt:
     """Resume the learner's open attempt, or start one: draw the questions, shuffle
-    the choices under fresh opaque keys. Raises ValidationError past the limit.
+    the choices under fresh opaque keys. Raises ValidationError when the quiz is
+    locked for the user, or past the limit.
 
     Starts by one learner run one at a time (their user row is locked; SQLite's
     immediate transactions lock the whole database), so a double click resumes the
     attempt the first click made instead of failing or opening a second one."""
+    _refuse_if_locked(user=user, kind="quiz", obj=quiz)
     with transaction.atomic():
         get_user_model().objects.select_for_update().filter(pk=user.pk).exists()
         open_attempt = Attempt.objects.filter(user=user, quiz=quiz, status=AttemptStatus.IN_PROGRESS).first()

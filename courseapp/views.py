@@ -84,12 +84,11 @@ def lesson_detail(request, course_slug, lesson_slug):
 def lesson_complete(request, course_slug, lesson_slug):
     course = selectors.course_get(slug=course_slug, user=request.user)
     lesson = selectors.lesson_get(course=course, slug=lesson_slug, user=request.user)
-    outline = selectors.course_outline(course=course, user=request.user)
-    item = outline.find("lesson", lesson.slug)
-    if item is None or item.locked:
-        messages.error(request, _("This lesson is locked."))
+    try:
+        services.lesson_complete(user=request.user, lesson=lesson)
+    except ValidationError as exc:
+        messages.error(request, _error_text(exc))
         return redirect(lesson.get_absolute_url())
-    services.lesson_complete(user=request.user, lesson=lesson)
     outline = selectors.course_outline(course=course, user=request.user)
     following = outline.neighbours(outline.find("lesson", lesson.slug))[1]
     if outline.certificate and outline.complete:
@@ -143,10 +142,6 @@ def quiz_detail(request, course_slug, quiz_slug):
 def attempt_start(request, course_slug, quiz_slug):
     course = selectors.course_get(slug=course_slug, user=request.user)
     quiz = selectors.quiz_get(course=course, slug=quiz_slug, user=request.user)
-    item = selectors.course_outline(course=course, user=request.user).find("quiz", quiz.slug)
-    if item is None or item.locked:
-        messages.error(request, _("This quiz is locked."))
-        return redirect(quiz.get_absolute_url())
     try:
         attempt = services.attempt_start(user=request.user, quiz=quiz)
     except ValidationError as exc:

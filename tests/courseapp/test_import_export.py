@@ -9,7 +9,7 @@ from courseapp.folder import FolderError
 from courseapp.models import Attempt, Choice, Course, Lesson, LessonFigure, Module, Question, Quiz
 from courseapp.services import BUILTIN_COURSE_DIR
 from tests.courseapp.factories import course_spec, make_course
-from tests.courseapp.helpers import responses
+from tests.courseapp.helpers import responses, unlock
 
 pytestmark = pytest.mark.django_db
 
@@ -126,6 +126,7 @@ def test_invalid_content_is_reported_with_file_and_line(tmp_path, relative, old,
 def test_reimport_updates_in_place_and_keeps_learner_history(tmp_path, employee):
     course = make_course(slug="kept", lessons=2)
     quiz = Quiz.objects.get(course=course, slug="m1-l1-quiz")
+    unlock(employee, quiz)
     attempt = services.attempt_start(user=employee, quiz=quiz)
     services.attempt_submit(user=employee, attempt_id=attempt.pk, responses=responses(attempt))
     services.course_export(course=course, folder=tmp_path / "kept")

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.models import Role
 from core.permissions import role_required
 
-from . import services
+from . import authoring
 from .forms import (
     CourseForm,
     LessonForm,
@@ -65,7 +65,7 @@ def course_new(request):
     form = NewItemForm(request.POST)
     if form.is_valid():
         try:
-            course = services.course_create(slug=form.cleaned_data["slug"],
+            course = authoring.course_create(slug=form.cleaned_data["slug"],
                                             title={"en": form.cleaned_data["title_en"], "zh-Hans": ""})
         except ValidationError as exc:
             _apply_errors(form, exc)
@@ -82,7 +82,7 @@ def course_edit(request, course_id):
     form = CourseForm(request.POST or None, initial=unpack(course.title, "title") | unpack(course.summary, "summary"))
     if request.method == "POST" and form.is_valid():
         try:
-            services.course_update(course=course, title=pack(form.cleaned_data, "title"),
+            authoring.course_update(course=course, title=pack(form.cleaned_data, "title"),
                                    summary=pack(form.cleaned_data, "summary"))
         except ValidationError as exc:
             _apply_errors(form, exc)
@@ -101,7 +101,7 @@ def module_new(request, course_id):
     form = NewItemForm(request.POST, prefix="module")
     if form.is_valid():
         try:
-            services.module_create(course=course, slug=form.cleaned_data["slug"],
+            authoring.module_create(course=course, slug=form.cleaned_data["slug"],
                                    title={"en": form.cleaned_data["title_en"], "zh-Hans": ""})
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
@@ -117,7 +117,7 @@ def module_edit(request, module_id):
     form = ModuleForm(request.POST or None, initial=unpack(module.title, "title"))
     if request.method == "POST" and form.is_valid():
         try:
-            services.module_update(module=module, title=pack(form.cleaned_data, "title"))
+            authoring.module_update(module=module, title=pack(form.cleaned_data, "title"))
         except ValidationError as exc:
             _apply_errors(form, exc)
         else:
@@ -134,7 +134,7 @@ def lesson_new(request, module_id):
     form = NewItemForm(request.POST, prefix="lesson")
     if form.is_valid():
         try:
-            lesson = services.lesson_create(module=module, slug=form.cleaned_data["slug"],
+            lesson = authoring.lesson_create(module=module, slug=form.cleaned_data["slug"],
                                             title={"en": form.cleaned_data["title_en"], "zh-Hans": ""})
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
@@ -154,7 +154,7 @@ def lesson_edit(request, lesson_id):
     form = LessonForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            services.lesson_update(lesson=lesson, title=pack(form.cleaned_data, "title"),
+            authoring.lesson_update(lesson=lesson, title=pack(form.cleaned_data, "title"),
                                    body=pack(form.cleaned_data, "body"),
                                    duration_minutes=form.cleaned_data["duration_minutes"],
                                    prerequisites=form.cleaned_data["prerequisites"])
@@ -178,7 +178,7 @@ def quiz_new(request, course_id):
     form = NewItemForm(request.POST, prefix=prefix)
     if form.is_valid():
         try:
-            quiz = services.quiz_create(course=course, lesson=lesson, slug=form.cleaned_data["slug"],
+            quiz = authoring.quiz_create(course=course, lesson=lesson, slug=form.cleaned_data["slug"],
                                         title={"en": form.cleaned_data["title_en"], "zh-Hans": ""})
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
@@ -205,7 +205,7 @@ def quiz_edit(request, quiz_id):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            services.quiz_update(quiz=quiz, title=pack(data, "title"), pass_mark=data["pass_mark"],
+            authoring.quiz_update(quiz=quiz, title=pack(data, "title"), pass_mark=data["pass_mark"],
                                  max_attempts=data["max_attempts"],
                                  questions_per_attempt=data["questions_per_attempt"],
                                  prerequisites=data["prerequisites"])
@@ -224,7 +224,7 @@ def question_new(request, quiz_id):
     form = NewQuestionForm(request.POST)
     if form.is_valid():
         try:
-            question = services.question_create(quiz=quiz, slug=form.cleaned_data["slug"],
+            question = authoring.question_create(quiz=quiz, slug=form.cleaned_data["slug"],
                                                 type=form.cleaned_data["type"])
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
@@ -253,7 +253,7 @@ def question_edit(request, question_id):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            services.question_update(question=question, prompt=pack(data, "prompt"),
+            authoring.question_update(question=question, prompt=pack(data, "prompt"),
                                      explanation=pack(data, "explanation"), points=data["points"],
                                      pinned=data["pinned"], lab_metric=data["lab_metric"],
                                      answer=data["answer"], tolerance=data["tolerance"] or 0.0,
@@ -303,7 +303,7 @@ def item_move(request, kind, pk, direction):
     obj = _get_item(kind, pk)
     if isinstance(obj, Quiz) and obj.lesson_id:
         raise Http404  # a lesson's quiz moves with its lesson
-    services.item_move(obj=obj, direction=direction)
+    authoring.item_move(obj=obj, direction=direction)
     return _refreshed(request, obj)
 
 
@@ -313,7 +313,7 @@ def item_publish(request, kind, pk):
     obj = _get_item(kind, pk)
     if isinstance(obj, Module):
         raise Http404  # modules show when they hold a published lesson
-    services.item_set_published(obj=obj, published=request.POST.get("published") == "1")
+    authoring.item_set_published(obj=obj, published=request.POST.get("published") == "1")
     next_url = request.POST.get("next", "")
     if next_url and url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
         return redirect(next_url)

@@ -2,7 +2,7 @@
 a plain spec, and write a spec back out in one normalised form.
 
 No database here. `read_course_folder` collects every problem it finds, each naming
-its file and line, and raises them together; services.course_import then writes the
+its file and line, and raises them together; authoring.course_import then writes the
 spec in one transaction. `write_course_folder` is deterministic, so that
 export → import → export gives identical bytes.
 """

@@ -49,7 +49,7 @@ def course_row_key(slug: str) -> str:
 def course_get(*, slug: str, user) -> Course:
     # The course row (with updated_at, the content's version) is read on every course page,
     # so with a shared cache (settings.COURSE_ROW_CACHE_SECONDS) it is kept there. A save or
-    # delete through this code clears the entry at once (signals.py, services.course_touch);
+    # delete through this code clears the entry at once (signals.py, authoring.course_touch);
     # an edit made behind the ORM's back shows within those seconds.
     key, seconds = course_row_key(slug), settings.COURSE_ROW_CACHE_SECONDS
     course = caches["default"].get(key) if seconds else None
@@ -64,7 +64,7 @@ def course_get(*, slug: str, user) -> Course:
 
 # Course content (modules, lessons, quizzes: the same for every user) comes from Django's
 # cache, keyed by the course's id and updated_at: every save or delete of a module, lesson
-# or quiz moves updated_at (signals.py, services.course_touch), so an edit shows on the
+# or quiz moves updated_at (signals.py, authoring.course_touch), so an edit shows on the
 # next request in every process, and stale entries simply expire. Per-user state
 # (progress, attempts, enrollment, certificate) is always read from the database.
 CONTENT_CACHE_SECONDS = 24 * 3600

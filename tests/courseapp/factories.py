@@ -4,8 +4,8 @@ the service, as an author would."""
 import itertools
 import tempfile
 
+from courseapp.authoring import course_import
 from courseapp.folder import write_course_folder
-from courseapp.services import course_import
 
 _seq = itertools.count(1)
 

@@ -5,7 +5,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import translation
 
-from courseapp import services
+from courseapp import authoring, services
 from courseapp.folder import FolderError, read_course_folder, write_course_folder
 from courseapp.models import AttemptAnswer, Question, Quiz
 from tests.courseapp.factories import choice_question, course_spec, make_course, quiz_spec, text
@@ -36,7 +36,7 @@ def test_lab_questions_round_trip_through_the_course_format(tmp_path):
     question = Question.objects.get(quiz__course=course, slug="lab-ppl")
     assert (question.type, question.lab_metric, question.tolerance, question.pinned) == (
         "lab", "perplexity_after", 0.01, True)
-    services.course_export(course=course, folder=tmp_path / "again")
+    authoring.course_export(course=course, folder=tmp_path / "again")
     assert (tmp_path / "again/lessons/m1-l1/quiz.yaml").read_text() == text_out
 
 

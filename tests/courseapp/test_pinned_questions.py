@@ -4,7 +4,7 @@ format, refused when they outnumber an attempt's draw, set by authors."""
 import pytest
 from django.core.exceptions import ValidationError
 
-from courseapp import services
+from courseapp import authoring, services
 from courseapp.folder import FolderError, read_course_folder, write_course_folder
 from courseapp.models import Attempt, Question, Quiz
 from tests.courseapp.factories import choice_question, course_spec, make_course, quiz_spec
@@ -58,7 +58,7 @@ def test_course_format_reads_and_writes_pinned(tmp_path):
     questions = read["modules"][0]["lessons"][0]["quiz"]["questions"]
     assert [q["slug"] for q in questions if q["pinned"]] == ["q2", "q6"]
     course = make_course(spec=spec)
-    services.course_export(course=course, folder=tmp_path / "again")
+    authoring.course_export(course=course, folder=tmp_path / "again")
     assert (tmp_path / "again/lessons/m1-l1/quiz.yaml").read_text() == text
 
 
@@ -99,7 +99,7 @@ def test_author_pins_a_question_within_the_attempt_size(client, admin_user):
     assert not Question.objects.get(pk=fourth.pk).pinned
     # Nor may the quiz then draw fewer questions than are pinned.
     with pytest.raises(ValidationError, match="3 questions are pinned"):
-        services.quiz_update(quiz=quiz, title=quiz.title, pass_mark=70, max_attempts=0, questions_per_attempt=2,
+        authoring.quiz_update(quiz=quiz, title=quiz.title, pass_mark=70, max_attempts=0, questions_per_attempt=2,
                              prerequisites=[])
     # Unpinning works at any time.
     data.pop("pinned")

@@ -3,7 +3,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from courseapp import services
+from courseapp import authoring, services
 from courseapp.models import Attempt, AttemptStatus, Certificate, Choice, Course, Lesson, LessonProgress, Quiz
 from tests.courseapp.factories import make_course
 from tests.courseapp.helpers import response_for, responses, unlock
@@ -205,7 +205,7 @@ def test_script_in_a_question_renders_inert(client, employee):
     course = make_course(lessons=1)
     quiz = Quiz.objects.get(course=course)
     question = quiz.questions.get(type="single")
-    services.question_update(
+    authoring.question_update(
         question=question, prompt={"en": EVIL, "zh-Hans": EVIL}, explanation={"en": EVIL, "zh-Hans": EVIL}, points=1,
         choices=[{"text": {"en": '<img src=x onerror="alert(5)">', "zh-Hans": ""}, "correct": True,
                   "explanation": {"en": "<script>alert(6)</script>", "zh-Hans": ""}},

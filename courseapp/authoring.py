@@ -12,7 +12,7 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import selectors
+from . import authoring_selectors, selectors
 from .folder import guess_content_type, lesson_figure_base, read_course_folder, write_course_folder
 from .models import Choice, Course, Lesson, LessonFigure, Module, Question, Quiz
 from .services import save_validated as _save
@@ -111,7 +111,7 @@ def course_import(*, folder: Path | str) -> Course:
 
 
 def course_export(*, course: Course, folder: Path | str) -> Path:
-    return write_course_folder(selectors.course_spec(course=course), folder)
+    return write_course_folder(authoring_selectors.course_spec(course=course), folder)
 
 
 # --- Authoring pages ------------------------------------------------------------

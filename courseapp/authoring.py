@@ -13,7 +13,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from . import authoring_selectors, selectors
-from .folder import guess_content_type, lesson_figure_base, read_course_folder, write_course_folder
+from .course_format.reader import read_course_folder
+from .course_format.spec import ChoiceSpec, QuizSpec, guess_content_type, lesson_figure_base
+from .course_format.writer import write_course_folder
 from .models import Choice, Course, Lesson, LessonFigure, Module, Question, Quiz
 from .services import save_validated as _save
 
@@ -27,48 +29,48 @@ def _upsert(model, lookup: dict, values: dict):
     return _save(obj)
 
 
-def _choices_replace(question: Question, choices: list[dict]) -> None:
+def _choices_replace(question: Question, choices: list[ChoiceSpec]) -> None:
     """Replace a question's choices. They are matched by position, so past attempts
     keep pointing at them."""
     existing = list(question.choices.all())
-    for position, data in enumerate(choices):
+    for position, spec in enumerate(choices):
         choice = existing[position] if position < len(existing) else Choice(question=question)
         choice.text, choice.correct, choice.explanation, choice.position = (
-            data["text"], data["correct"], data["explanation"], position)
+            spec.text, spec.correct, spec.explanation, position)
         _save(choice)
     Choice.objects.filter(pk__in=[c.pk for c in existing[len(choices):]]).delete()
 
 
-def _quiz_write(*, course: Course, lesson: Lesson | None, spec: dict, position: int) -> Quiz:
-    quiz = _upsert(Quiz, {"course": course, "slug": spec["slug"]}, {
+def _quiz_write(*, course: Course, lesson: Lesson | None, spec: QuizSpec, position: int) -> Quiz:
+    quiz = _upsert(Quiz, {"course": course, "slug": spec.slug}, {
         "lesson": lesson,
-        "title": spec["title"],
-        "pass_mark": spec["pass_mark"],
-        "max_attempts": spec["max_attempts"],
-        "questions_per_attempt": spec["questions_per_attempt"],
-        "published": spec["published"],
-        "prerequisites": spec["prerequisites"],
+        "title": spec.title,
+        "pass_mark": spec.pass_mark,
+        "max_attempts": spec.max_attempts,
+        "questions_per_attempt": spec.questions_per_attempt,
+        "published": spec.published,
+        "prerequisites": spec.prerequisites,
         "position": position,
     })
     keep = []
-    for q_pos, q in enumerate(spec["questions"]):
-        question = _upsert(Question, {"quiz": quiz, "slug": q["slug"]}, {
-            "type": q["type"],
-            "points": q["points"],
-            "published": q["published"],
-            "pinned": q["pinned"],
-            "lab_metric": q["lab_metric"],
-            "prompt": q["prompt"],
-            "prompt_html": q["prompt_html"],
-            "explanation": q["explanation"],
-            "explanation_html": q["explanation_html"],
-            "answer": q["answer"],
-            "tolerance": q["tolerance"],
-            "accepted": q["accepted"],
+    for q_pos, q in enumerate(spec.questions):
+        question = _upsert(Question, {"quiz": quiz, "slug": q.slug}, {
+            "type": q.type,
+            "points": q.points,
+            "published": q.published,
+            "pinned": q.pinned,
+            "lab_metric": q.lab_metric,
+            "prompt": q.prompt,
+            "prompt_html": q.prompt_html,
+            "explanation": q.explanation,
+            "explanation_html": q.explanation_html,
+            "answer": q.answer,
+            "tolerance": q.tolerance,
+            "accepted": q.accepted,
             "position": q_pos,
         })
         keep.append(question.pk)
-        _choices_replace(question, q["choices"])
+        _choices_replace(question, q.choices)
     quiz.questions.exclude(pk__in=keep).delete()
     return quiz
 
@@ -76,33 +78,33 @@ def _quiz_write(*, course: Course, lesson: Lesson | None, spec: dict, position: 
 @transaction.atomic
 def course_import(*, folder: Path | str) -> Course:
     """Create or update a course from a folder. Validates everything before writing
-    anything; raises folder.FolderError (every problem, with file and line)."""
+    anything; raises course_format.spec.FolderError (every problem, with file and line)."""
     spec = read_course_folder(folder)
-    course = _upsert(Course, {"slug": spec["slug"]}, {
-        "title": spec["title"], "summary": spec["summary"], "published": spec["published"]})
+    course = _upsert(Course, {"slug": spec.slug}, {
+        "title": spec.title, "summary": spec.summary, "published": spec.published})
     keep_modules, keep_lessons, keep_quizzes = [], [], []
-    for m_pos, m in enumerate(spec["modules"]):
-        module = _upsert(Module, {"course": course, "slug": m["slug"]}, {"title": m["title"], "position": m_pos})
+    for m_pos, m in enumerate(spec.modules):
+        module = _upsert(Module, {"course": course, "slug": m.slug}, {"title": m.title, "position": m_pos})
         keep_modules.append(module.pk)
-        for l_pos, spec_lesson in enumerate(m["lessons"]):
-            lesson = _upsert(Lesson, {"course": course, "slug": spec_lesson["slug"]}, {
+        for l_pos, spec_lesson in enumerate(m.lessons):
+            lesson = _upsert(Lesson, {"course": course, "slug": spec_lesson.slug}, {
                 "module": module,
-                "title": spec_lesson["title"],
-                "body": spec_lesson["body"],
-                "body_html": spec_lesson["body_html"],
-                "duration_minutes": spec_lesson["duration_minutes"],
-                "published": spec_lesson["published"],
-                "prerequisites": spec_lesson["prerequisites"],
+                "title": spec_lesson.title,
+                "body": spec_lesson.body,
+                "body_html": spec_lesson.body_html,
+                "duration_minutes": spec_lesson.duration_minutes,
+                "published": spec_lesson.published,
+                "prerequisites": spec_lesson.prerequisites,
                 "position": l_pos,
             })
             keep_lessons.append(lesson.pk)
-            lesson.figures.exclude(name__in=list(spec_lesson["figures"])).delete()
-            for name, data in spec_lesson["figures"].items():
+            lesson.figures.exclude(name__in=list(spec_lesson.figures)).delete()
+            for name, data in spec_lesson.figures.items():
                 _upsert(LessonFigure, {"lesson": lesson, "name": name},
                         {"data": data, "content_type": guess_content_type(name)})
-            if spec_lesson["quiz"]:
-                keep_quizzes.append(_quiz_write(course=course, lesson=lesson, spec=spec_lesson["quiz"], position=0).pk)
-    for e_pos, exam in enumerate(spec["exams"]):
+            if spec_lesson.quiz:
+                keep_quizzes.append(_quiz_write(course=course, lesson=lesson, spec=spec_lesson.quiz, position=0).pk)
+    for e_pos, exam in enumerate(spec.exams):
         keep_quizzes.append(_quiz_write(course=course, lesson=None, spec=exam, position=e_pos).pk)
     course.quizzes.exclude(pk__in=keep_quizzes).delete()
     course.lessons.exclude(pk__in=keep_lessons).delete()
@@ -246,7 +248,8 @@ def question_update(*, question: Question, prompt: dict, explanation: dict, poin
             raise ValidationError(_("A single-choice question needs exactly one correct choice."))
         if question.type == "multiple" and correct < 1:
             raise ValidationError(_("Mark at least one choice correct."))
-        _choices_replace(question, choices)
+        _choices_replace(question, [ChoiceSpec(text=c["text"], correct=c["correct"], explanation=c["explanation"])
+                                    for c in choices])
     return question
 
 

@@ -5,7 +5,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from courseapp import authoring, services
-from courseapp.folder import FolderError
+from courseapp.course_format.spec import FolderError
 from courseapp.models import Attempt, Choice, Course, Lesson, LessonFigure, Module, Question, Quiz
 from courseapp.services import BUILTIN_COURSE_DIR
 from tests.courseapp.factories import course_spec, make_course

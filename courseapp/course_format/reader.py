@@ -8,13 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-from django.utils.text import slugify
-
 from core.encoding import NotUTF8, utf8_text
 
 from ..models import LabMetric
-from ..rendering import MarkdownError, render_markdown
+from .checks import FieldReader, LineDict
 from .spec import (
     FIGURE_SUFFIXES,
     LANGS,
@@ -32,152 +29,10 @@ from .spec import (
 )
 
 
-class LineDict(dict):
-    """A YAML mapping that remembers the line of each key (1-based)."""
-
-    line = 1
-    key_lines: dict
-
-
-class _Loader(yaml.SafeLoader):
-    pass
-
-
-def _construct_mapping(loader, node):
-    loader.flatten_mapping(node)
-    result = LineDict()
-    result.line = node.start_mark.line + 1
-    result.key_lines = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        if key in result:
-            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-        result[key] = loader.construct_object(value_node, deep=True)
-        result.key_lines[key] = key_node.start_mark.line + 1
-    return result
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-class _Reader:
-    """Validation helpers that record `file:line: message` instead of stopping."""
-
-    def __init__(self, root: Path):
-        self.root = root
-        self.errors: list[str] = []
-
-    def rel(self, path: Path) -> str:
-        try:
-            return str(path.relative_to(self.root.parent))
-        except ValueError:
-            return str(path)
-
-    def error(self, path: Path, line: int, message: str):
-        self.errors.append(f"{self.rel(path)}:{line}: {message}")
-
-    def load_yaml(self, path: Path):
-        if not path.is_file():
-            self.error(path, 0, "file is missing")
-            return None
-        try:
-            data = yaml.load(utf8_text(path.read_bytes()), Loader=_Loader)  # noqa: S506  (a SafeLoader subclass)
-        except NotUTF8 as exc:
-            self.error(path, exc.line, str(exc))
-            return None
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            self.error(path, mark.line + 1 if mark else 0, f"invalid YAML: {exc.problem or exc.context}")
-            return None
-        if not isinstance(data, LineDict):
-            self.error(path, 1, "expected a YAML mapping at the top level")
-            return None
-        return data
-
-    def line(self, data: LineDict, key: str) -> int:
-        return data.key_lines.get(key, data.line) if isinstance(data, LineDict) else 0
-
-    def keys(self, path: Path, data: LineDict, *, required: set, optional: set = frozenset()):
-        for key in sorted(required - set(data), key=str):
-            self.error(path, data.line, f"missing key '{key}'")
-        for key in sorted(set(data) - required - set(optional), key=str):
-            self.error(path, self.line(data, key), f"unknown key '{key}'")
-
-    def text(self, path: Path, data: LineDict, key: str) -> dict:
-        value = data.get(key)
-        line = self.line(data, key)
-        if not isinstance(value, dict):
-            self.error(path, line, f"'{key}' must be a mapping with the keys {' and '.join(LANGS)}")
-            return {lang: "" for lang in LANGS}
-        for lang in sorted(set(value) - set(LANGS), key=str):
-            self.error(path, line, f"'{key}' has an unknown language '{lang}'")
-        result = {}
-        for lang in LANGS:
-            text = value.get(lang, "")
-            if text is None:
-                text = ""
-            if not isinstance(text, str):
-                self.error(path, line, f"'{key}.{lang}' must be text")
-                text = ""
-            result[lang] = text
-        if not result["en"].strip():
-            self.error(path, line, f"'{key}' needs an English ('en') text")
-        return result
-
-    def slug(self, path: Path, data: LineDict, key: str = "slug") -> str:
-        value = data.get(key)
-        if not isinstance(value, str) or not value or slugify(value) != value:
-            self.error(path, self.line(data, key), f"'{key}' must be a slug (lower-case letters, digits, hyphens)")
-            return str(value)
-        return value
-
-    def integer(self, path: Path, data: LineDict, key: str, *, low: int = 0, high: int | None = None) -> int:
-        value = data.get(key)
-        if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
-            bound = f"between {low} and {high}" if high is not None else f"at least {low}"
-            self.error(path, self.line(data, key), f"'{key}' must be a whole number {bound}")
-            return low
-        return value
-
-    def boolean(self, path: Path, data: LineDict, key: str, default: bool | None = None) -> bool:
-        if key not in data and default is not None:
-            return default
-        value = data.get(key)
-        if not isinstance(value, bool):
-            self.error(path, self.line(data, key), f"'{key}' must be true or false")
-            return False
-        return value
-
-    def number(self, path: Path, data: LineDict, key: str, default: float | None = None) -> float:
-        if key not in data and default is not None:
-            return default
-        value = data.get(key)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            self.error(path, self.line(data, key), f"'{key}' must be a number")
-            return 0.0
-        return float(value)
-
-    def slug_list(self, path: Path, data: LineDict, key: str) -> list[str]:
-        value = data.get(key, [])
-        if value is None:
-            value = []
-        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-            self.error(path, self.line(data, key), f"'{key}' must be a list of slugs")
-            return []
-        return list(value)
-
-    def markdown(self, path: Path, line: int, source: str, *, lang: str, **kwargs) -> str:
-        try:
-            return render_markdown(source, lang=lang, **kwargs)
-        except MarkdownError as exc:
-            self.error(path, line + exc.line - 1 if line else exc.line, exc.message)
-            return ""
-
-
 def read_course_folder(folder: Path | str) -> CourseSpec:
     """Read and validate a course folder; raises FolderError listing every problem."""
     root = Path(folder)
-    reader = _Reader(root)
+    reader = FieldReader(root)
     if not root.is_dir():
         raise FolderError([f"{root}: not a folder"])
     course_path = root / "course.yaml"
@@ -215,7 +70,7 @@ def read_course_folder(folder: Path | str) -> CourseSpec:
 class _Claims:
     """Lesson and quiz slugs share one namespace (prerequisites name either)."""
 
-    def __init__(self, reader: _Reader):
+    def __init__(self, reader: FieldReader):
         self.reader = reader
         self.seen: dict[str, str] = {}
 
@@ -225,7 +80,7 @@ class _Claims:
         self.seen[slug] = self.reader.rel(path)
 
 
-def _read_modules(reader: _Reader, root: Path, data: LineDict, course_slug: str, claims: _Claims) -> list[ModuleSpec]:
+def _read_modules(reader: FieldReader, root: Path, data: LineDict, course_slug: str, claims: _Claims) -> list[ModuleSpec]:
     course_path = root / "course.yaml"
     modules_data = data.get("modules")
     if not isinstance(modules_data, list) or not modules_data:
@@ -257,7 +112,7 @@ def _read_modules(reader: _Reader, root: Path, data: LineDict, course_slug: str,
     return modules
 
 
-def _read_exams(reader: _Reader, root: Path, data: LineDict, claims: _Claims) -> list[QuizSpec]:
+def _read_exams(reader: FieldReader, root: Path, data: LineDict, claims: _Claims) -> list[QuizSpec]:
     exams = []
     for exam_slug in reader.slug_list(root / "course.yaml", data, "exams"):
         exam_path = root / "exams" / f"{exam_slug}.yaml"
@@ -279,7 +134,7 @@ def _items_with_paths(course: CourseSpec, root: Path):
         yield exam, root / "exams" / f"{exam.slug}.yaml"
 
 
-def _read_lesson(reader: _Reader, folder: Path, slug: str, course_slug: str) -> LessonSpec | None:
+def _read_lesson(reader: FieldReader, folder: Path, slug: str, course_slug: str) -> LessonSpec | None:
     if not folder.is_dir():
         return None
     path = folder / "lesson.yaml"
@@ -308,7 +163,7 @@ def _read_lesson(reader: _Reader, folder: Path, slug: str, course_slug: str) -> 
     return lesson
 
 
-def _read_body(reader: _Reader, md_path: Path, lang: str, figure_base: str) -> tuple[str, str]:
+def _read_body(reader: FieldReader, md_path: Path, lang: str, figure_base: str) -> tuple[str, str]:
     if not md_path.is_file():
         reader.error(md_path, 0, "file is missing")
         return "", ""
@@ -320,7 +175,7 @@ def _read_body(reader: _Reader, md_path: Path, lang: str, figure_base: str) -> t
     return source, reader.markdown(md_path, 0, source, lang=lang, figure_base=figure_base, drop_title=True)
 
 
-def _read_figures(reader: _Reader, folder: Path) -> dict[str, bytes]:
+def _read_figures(reader: FieldReader, folder: Path) -> dict[str, bytes]:
     figures = {}
     for file in sorted(folder.rglob("*")):
         if not file.is_file():
@@ -336,7 +191,7 @@ def _read_figures(reader: _Reader, folder: Path) -> dict[str, bytes]:
     return figures
 
 
-def _read_quiz(reader: _Reader, path: Path) -> QuizSpec | None:
+def _read_quiz(reader: FieldReader, path: Path) -> QuizSpec | None:
     data = reader.load_yaml(path)
     if data is None:
         return None
@@ -383,7 +238,7 @@ _TYPE_KEYS = {"single": {"choices"}, "multiple": {"choices"}, "numeric": {"answe
               "text": {"accepted"}, "lab": {"metric", "tolerance"}}
 
 
-def _read_question(reader: _Reader, path: Path, q: LineDict) -> QuestionSpec:
+def _read_question(reader: FieldReader, path: Path, q: LineDict) -> QuestionSpec:
     qtype = q.get("type")
     extra = _TYPE_KEYS.get(qtype, set())
     if qtype not in QUESTION_TYPES:
@@ -413,7 +268,7 @@ def _read_question(reader: _Reader, path: Path, q: LineDict) -> QuestionSpec:
     return question
 
 
-def _read_choices(reader: _Reader, path: Path, q: LineDict, question: QuestionSpec):
+def _read_choices(reader: FieldReader, path: Path, q: LineDict, question: QuestionSpec):
     choices = q.get("choices")
     if not isinstance(choices, list) or len(choices) < 2:
         reader.error(path, reader.line(q, "choices"), "'choices' must list at least two choices")
@@ -435,7 +290,7 @@ def _read_choices(reader: _Reader, path: Path, q: LineDict, question: QuestionSp
                      f"multiple-choice question '{question.slug}' needs a correct choice")
 
 
-def _read_numeric(reader: _Reader, path: Path, q: LineDict, question: QuestionSpec):
+def _read_numeric(reader: FieldReader, path: Path, q: LineDict, question: QuestionSpec):
     """A numeric question's answer, or a lab question's metric; both have a tolerance."""
     if question.type == "numeric":
         question.answer = reader.number(path, q, "answer")
@@ -448,7 +303,7 @@ def _read_numeric(reader: _Reader, path: Path, q: LineDict, question: QuestionSp
         reader.error(path, reader.line(q, "tolerance"), "'tolerance' cannot be negative")
 
 
-def _read_accepted(reader: _Reader, path: Path, q: LineDict, question: QuestionSpec):
+def _read_accepted(reader: FieldReader, path: Path, q: LineDict, question: QuestionSpec):
     accepted = q.get("accepted")
     if not isinstance(accepted, dict) or set(accepted) - set(LANGS) or not all(
         isinstance(v, list) and all(isinstance(s, str) and s.strip() for s in v) for v in accepted.values()

@@ -4,7 +4,7 @@ Markdown live, publish and unpublish. One view per operation."""
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -13,7 +13,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.models import Role
 from core.permissions import role_required
 
-from . import services
+from . import authoring
+from . import authoring_selectors as reads
 from .forms import (
     CourseForm,
     LessonForm,
@@ -25,11 +26,10 @@ from .forms import (
     pack,
     unpack,
 )
-from .models import Course, Lesson, Module, Question, Quiz
+from .models import Course, Module, Question, Quiz
 from .rendering import MarkdownError, render_markdown
 
 admin_only = role_required(Role.ADMIN)
-KINDS = {"course": Course, "module": Module, "lesson": Lesson, "quiz": Quiz, "question": Question}
 
 
 def _apply_errors(form, exc: ValidationError):
@@ -46,17 +46,11 @@ def _is_htmx(request) -> bool:
     return request.headers.get("HX-Request") == "true"
 
 
-def _course_tree(course: Course) -> dict:
-    modules = list(course.modules.prefetch_related("lessons__quiz"))
-    exams = list(Quiz.objects.filter(course=course, lesson__isnull=True).order_by("position", "id"))
-    return {"course": course, "modules": modules, "exams": exams}
-
-
 @admin_only
 @require_GET
 def author_index(request):
     return render(request, "courseapp/author/index.html",
-                  {"courses": Course.objects.all(), "form": NewItemForm()})
+                  {"courses": reads.course_list(), "form": NewItemForm()})
 
 
 @admin_only
@@ -65,31 +59,31 @@ def course_new(request):
     form = NewItemForm(request.POST)
     if form.is_valid():
         try:
-            course = services.course_create(slug=form.cleaned_data["slug"],
+            course = authoring.course_create(slug=form.cleaned_data["slug"],
                                             title={"en": form.cleaned_data["title_en"], "zh-Hans": ""})
         except ValidationError as exc:
             _apply_errors(form, exc)
         else:
             return redirect("courseapp:author_course", course_id=course.pk)
-    return render(request, "courseapp/author/index.html", {"courses": Course.objects.all(), "form": form},
+    return render(request, "courseapp/author/index.html", {"courses": reads.course_list(), "form": form},
                   status=422)
 
 
 @admin_only
 @require_http_methods(["GET", "POST"])
 def course_edit(request, course_id):
-    course = get_object_or_404(Course, pk=course_id)
+    course = reads.course_get(course_id=course_id)
     form = CourseForm(request.POST or None, initial=unpack(course.title, "title") | unpack(course.summary, "summary"))
     if request.method == "POST" and form.is_valid():
         try:
-            services.course_update(course=course, title=pack(form.cleaned_data, "title"),
+            authoring.course_update(course=course, title=pack(form.cleaned_data, "title"),
                                    summary=pack(form.cleaned_data, "summary"))
         except ValidationError as exc:
             _apply_errors(form, exc)
         else:
             messages.success(request, _("Course saved."))
             return redirect("courseapp:author_course", course_id=course.pk)
-    context = _course_tree(course) | {"form": form, "module_form": NewItemForm(prefix="module"),
+    context = reads.course_tree(course=course) | {"form": form, "module_form": NewItemForm(prefix="module"),
                                       "exam_form": NewItemForm(prefix="exam")}
     return render(request, "courseapp/author/course.html", context)
 
@@ -97,11 +91,11 @@ def course_edit(request, course_id):
 @admin_only
 @require_POST
 def module_new(request, course_id):
-    course = get_object_or_404(Course, pk=course_id)
+    course = reads.course_get(course_id=course_id)
     form = NewItemForm(request.POST, prefix="module")
     if form.is_valid():
         try:
-            services.module_create(course=course, slug=form.cleaned_data["slug"],
+            authoring.module_create(course=course, slug=form.cleaned_data["slug"],
                                    title={"en": form.cleaned_data["title_en"], "zh-Hans": ""})
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
@@ -113,11 +107,11 @@ def module_new(request, course_id):
 @admin_only
 @require_http_methods(["GET", "POST"])
 def module_edit(request, module_id):
-    module = get_object_or_404(Module.objects.select_related("course"), pk=module_id)
+    module = reads.module_get(module_id=module_id)
     form = ModuleForm(request.POST or None, initial=unpack(module.title, "title"))
     if request.method == "POST" and form.is_valid():
         try:
-            services.module_update(module=module, title=pack(form.cleaned_data, "title"))
+            authoring.module_update(module=module, title=pack(form.cleaned_data, "title"))
         except ValidationError as exc:
             _apply_errors(form, exc)
         else:
@@ -130,11 +124,11 @@ def module_edit(request, module_id):
 @admin_only
 @require_POST
 def lesson_new(request, module_id):
-    module = get_object_or_404(Module.objects.select_related("course"), pk=module_id)
+    module = reads.module_get(module_id=module_id)
     form = NewItemForm(request.POST, prefix="lesson")
     if form.is_valid():
         try:
-            lesson = services.lesson_create(module=module, slug=form.cleaned_data["slug"],
+            lesson = authoring.lesson_create(module=module, slug=form.cleaned_data["slug"],
                                             title={"en": form.cleaned_data["title_en"], "zh-Hans": ""})
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
@@ -148,13 +142,13 @@ def lesson_new(request, module_id):
 @admin_only
 @require_http_methods(["GET", "POST"])
 def lesson_edit(request, lesson_id):
-    lesson = get_object_or_404(Lesson.objects.select_related("course", "module"), pk=lesson_id)
+    lesson = reads.lesson_get(lesson_id=lesson_id)
     initial = (unpack(lesson.title, "title") | unpack(lesson.body, "body")
                | {"duration_minutes": lesson.duration_minutes, "prerequisites": ", ".join(lesson.prerequisites)})
     form = LessonForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            services.lesson_update(lesson=lesson, title=pack(form.cleaned_data, "title"),
+            authoring.lesson_update(lesson=lesson, title=pack(form.cleaned_data, "title"),
                                    body=pack(form.cleaned_data, "body"),
                                    duration_minutes=form.cleaned_data["duration_minutes"],
                                    prerequisites=form.cleaned_data["prerequisites"])
@@ -163,7 +157,7 @@ def lesson_edit(request, lesson_id):
         else:
             messages.success(request, _("Lesson saved."))
             return redirect("courseapp:author_lesson", lesson_id=lesson.pk)
-    quiz = Quiz.objects.filter(lesson=lesson).first()
+    quiz = reads.lesson_quiz(lesson=lesson)
     return render(request, "courseapp/author/lesson.html", {"lesson": lesson, "course": lesson.course, "form": form,
                                                             "quiz": quiz, "quiz_form": NewItemForm(prefix="quiz")})
 
@@ -171,14 +165,14 @@ def lesson_edit(request, lesson_id):
 @admin_only
 @require_POST
 def quiz_new(request, course_id):
-    course = get_object_or_404(Course, pk=course_id)
+    course = reads.course_get(course_id=course_id)
     lesson_id = request.POST.get("lesson")
-    lesson = get_object_or_404(Lesson, pk=lesson_id, course=course) if lesson_id else None
+    lesson = reads.lesson_get(lesson_id=lesson_id, course=course) if lesson_id else None
     prefix = "quiz" if lesson else "exam"
     form = NewItemForm(request.POST, prefix=prefix)
     if form.is_valid():
         try:
-            quiz = services.quiz_create(course=course, lesson=lesson, slug=form.cleaned_data["slug"],
+            quiz = authoring.quiz_create(course=course, lesson=lesson, slug=form.cleaned_data["slug"],
                                         title={"en": form.cleaned_data["title_en"], "zh-Hans": ""})
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
@@ -190,14 +184,14 @@ def quiz_new(request, course_id):
 
 
 def _quiz_context(quiz: Quiz, form) -> dict:
-    return {"quiz": quiz, "course": quiz.course, "form": form, "questions": list(quiz.questions.all()),
+    return {"quiz": quiz, "course": quiz.course, "form": form, "questions": reads.quiz_questions(quiz=quiz),
             "question_form": NewQuestionForm()}
 
 
 @admin_only
 @require_http_methods(["GET", "POST"])
 def quiz_edit(request, quiz_id):
-    quiz = get_object_or_404(Quiz.objects.select_related("course", "lesson"), pk=quiz_id)
+    quiz = reads.quiz_get(quiz_id=quiz_id)
     initial = unpack(quiz.title, "title") | {
         "pass_mark": quiz.pass_mark, "max_attempts": quiz.max_attempts,
         "questions_per_attempt": quiz.questions_per_attempt, "prerequisites": ", ".join(quiz.prerequisites)}
@@ -205,7 +199,7 @@ def quiz_edit(request, quiz_id):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            services.quiz_update(quiz=quiz, title=pack(data, "title"), pass_mark=data["pass_mark"],
+            authoring.quiz_update(quiz=quiz, title=pack(data, "title"), pass_mark=data["pass_mark"],
                                  max_attempts=data["max_attempts"],
                                  questions_per_attempt=data["questions_per_attempt"],
                                  prerequisites=data["prerequisites"])
@@ -220,11 +214,11 @@ def quiz_edit(request, quiz_id):
 @admin_only
 @require_POST
 def question_new(request, quiz_id):
-    quiz = get_object_or_404(Quiz, pk=quiz_id)
+    quiz = reads.quiz_get(quiz_id=quiz_id)
     form = NewQuestionForm(request.POST)
     if form.is_valid():
         try:
-            question = services.question_create(quiz=quiz, slug=form.cleaned_data["slug"],
+            question = authoring.question_create(quiz=quiz, slug=form.cleaned_data["slug"],
                                                 type=form.cleaned_data["type"])
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
@@ -238,7 +232,7 @@ def question_new(request, quiz_id):
 @admin_only
 @require_http_methods(["GET", "POST"])
 def question_edit(request, question_id):
-    question = get_object_or_404(Question.objects.select_related("quiz__course"), pk=question_id)
+    question = reads.question_get(question_id=question_id)
     initial = (unpack(question.prompt, "prompt") | unpack(question.explanation, "explanation")
                | {"points": question.points, "pinned": question.pinned, "lab_metric": question.lab_metric,
                   "answer": question.answer, "tolerance": question.tolerance,
@@ -253,7 +247,7 @@ def question_edit(request, question_id):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            services.question_update(question=question, prompt=pack(data, "prompt"),
+            authoring.question_update(question=question, prompt=pack(data, "prompt"),
                                      explanation=pack(data, "explanation"), points=data["points"],
                                      pinned=data["pinned"], lab_metric=data["lab_metric"],
                                      answer=data["answer"], tolerance=data["tolerance"] or 0.0,
@@ -265,13 +259,6 @@ def question_edit(request, question_id):
             return redirect("courseapp:author_question", question_id=question.pk)
     return render(request, "courseapp/author/question.html",
                   {"question": question, "quiz": question.quiz, "course": question.quiz.course, "form": form})
-
-
-def _get_item(kind: str, pk: int):
-    model = KINDS.get(kind)
-    if model is None:
-        raise Http404
-    return get_object_or_404(model, pk=pk)
 
 
 def _back(obj) -> str:
@@ -287,12 +274,12 @@ def _refreshed(request, obj):
     if not _is_htmx(request):
         return redirect(_back(obj))
     if isinstance(obj, Course):
-        return render(request, "courseapp/author/partials/course_list.html", {"courses": Course.objects.all()})
+        return render(request, "courseapp/author/partials/course_list.html", {"courses": reads.course_list()})
     if isinstance(obj, Question):
-        quiz = Quiz.objects.get(pk=obj.quiz_id)
+        quiz = reads.quiz_get(quiz_id=obj.quiz_id)
         return render(request, "courseapp/author/partials/question_list.html",
-                      {"quiz": quiz, "questions": list(quiz.questions.all())})
-    return render(request, "courseapp/author/partials/tree.html", _course_tree(Course.objects.get(pk=obj.course_id)))
+                      {"quiz": quiz, "questions": reads.quiz_questions(quiz=quiz)})
+    return render(request, "courseapp/author/partials/tree.html", reads.course_tree(course=reads.course_get(course_id=obj.course_id)))
 
 
 @admin_only
@@ -300,20 +287,20 @@ def _refreshed(request, obj):
 def item_move(request, kind, pk, direction):
     if direction not in ("up", "down") or kind == "lesson_quiz":
         raise Http404
-    obj = _get_item(kind, pk)
+    obj = reads.item_get(kind=kind, pk=pk)
     if isinstance(obj, Quiz) and obj.lesson_id:
         raise Http404  # a lesson's quiz moves with its lesson
-    services.item_move(obj=obj, direction=direction)
+    authoring.item_move(obj=obj, direction=direction)
     return _refreshed(request, obj)
 
 
 @admin_only
 @require_POST
 def item_publish(request, kind, pk):
-    obj = _get_item(kind, pk)
+    obj = reads.item_get(kind=kind, pk=pk)
     if isinstance(obj, Module):
         raise Http404  # modules show when they hold a published lesson
-    services.item_set_published(obj=obj, published=request.POST.get("published") == "1")
+    authoring.item_set_published(obj=obj, published=request.POST.get("published") == "1")
     next_url = request.POST.get("next", "")
     if next_url and url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
         return redirect(next_url)

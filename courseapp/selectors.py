@@ -3,10 +3,8 @@ course's size: one per table, never one per lesson."""
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC
-from functools import cached_property
 
 from django.conf import settings
 from django.core.cache import caches
@@ -19,8 +17,19 @@ from django.utils.dateparse import parse_datetime
 from accounts.models import Role
 from core.permissions import has_role
 
-from .i18n import pick
-from .models import Attempt, AttemptStatus, Certificate, Course, Enrollment, Lesson, LessonProgress, Module, Quiz
+from .models import (
+    Attempt,
+    AttemptStatus,
+    Certificate,
+    Course,
+    Enrollment,
+    Lesson,
+    LessonFigure,
+    LessonProgress,
+    Module,
+    Quiz,
+)
+from .outline import Item, ModuleOutline, Outline, UserState
 
 
 def can_preview(user) -> bool:
@@ -49,7 +58,7 @@ def course_row_key(slug: str) -> str:
 def course_get(*, slug: str, user) -> Course:
     # The course row (with updated_at, the content's version) is read on every course page,
     # so with a shared cache (settings.COURSE_ROW_CACHE_SECONDS) it is kept there. A save or
-    # delete through this code clears the entry at once (signals.py, services.course_touch);
+    # delete through this code clears the entry at once (signals.py, authoring.course_touch);
     # an edit made behind the ORM's back shows within those seconds.
     key, seconds = course_row_key(slug), settings.COURSE_ROW_CACHE_SECONDS
     course = caches["default"].get(key) if seconds else None
@@ -64,7 +73,7 @@ def course_get(*, slug: str, user) -> Course:
 
 # Course content (modules, lessons, quizzes: the same for every user) comes from Django's
 # cache, keyed by the course's id and updated_at: every save or delete of a module, lesson
-# or quiz moves updated_at (signals.py, services.course_touch), so an edit shows on the
+# or quiz moves updated_at (signals.py, authoring.course_touch), so an edit shows on the
 # next request in every process, and stale entries simply expire. Per-user state
 # (progress, attempts, enrollment, certificate) is always read from the database.
 CONTENT_CACHE_SECONDS = 24 * 3600
@@ -105,128 +114,6 @@ def course_content(*, course: Course) -> CourseContent:
     for obj in (*content.modules, *content.lessons, *content.quizzes):
         obj.course = course  # their URLs need the course slug: no query per item
     return content
-
-
-@dataclass
-class Item:
-    """A lesson or quiz in a course outline, with the learner's state."""
-
-    kind: str  # "lesson" | "quiz"
-    obj: Lesson | Quiz
-    done: bool = False
-    locked_by: list = field(default_factory=list)  # the Items that must be done first
-    preview_locks: list = field(default_factory=list)  # for admins: what would lock it for a learner
-    best_score: float | None = None
-    attempts_used: int = 0
-    current: bool = False
-
-    @property
-    def slug(self) -> str:
-        return self.obj.slug
-
-    @property
-    def title(self) -> str:
-        return self.obj.title_text
-
-    @property
-    def locked(self) -> bool:
-        return bool(self.locked_by)
-
-    @property
-    def url(self) -> str:
-        return self.obj.get_absolute_url()
-
-    @property
-    def published(self) -> bool:
-        return self.obj.published
-
-
-@dataclass
-class ModuleOutline:
-    module: Module
-    items: list[Item]
-
-    @property
-    def done_count(self) -> int:
-        return sum(i.done for i in self.items)
-
-
-@dataclass
-class Outline:
-    course: Course
-    modules: list[ModuleOutline]
-    exams: list[Item]
-    items: list[Item]
-    enrollment: Enrollment | None
-    user: object = None
-    time_spent_seconds: int = 0
-    progress: dict = field(default_factory=dict)  # lesson id → the user's LessonProgress
-
-    @cached_property
-    def certificate(self) -> Certificate | None:
-        """Read only by the pages that show it (not the lesson page)."""
-        return Certificate.objects.filter(user=self.user, course=self.course).first()
-
-    @property
-    def done_count(self) -> int:
-        return sum(i.done for i in self.items)
-
-    @property
-    def total(self) -> int:
-        return len(self.items)
-
-    @property
-    def percent(self) -> int:
-        return round(100 * self.done_count / self.total) if self.total else 0
-
-    @property
-    def started(self) -> bool:
-        return self.enrollment is not None
-
-    @property
-    def complete(self) -> bool:
-        return bool(self.items) and self.done_count == self.total
-
-    @property
-    def total_minutes(self) -> int:
-        return sum(i.obj.duration_minutes for i in self.items if i.kind == "lesson")
-
-    @property
-    def resume_item(self) -> Item | None:
-        """Where to go on: the last lesson viewed if unfinished, else the first open item."""
-        last_id = self.enrollment.last_lesson_id if self.enrollment else None
-        for item in self.items:
-            if item.kind == "lesson" and item.obj.pk == last_id and not item.done:
-                return item
-        return next((i for i in self.items if not i.done and not i.locked), None)
-
-    @property
-    def fragment_key(self) -> str:
-        """Everything partials/outline.html shows, except the language: the course content
-        (its id and updated_at), which modules and items this user sees, and each item's
-        state for this user. Two requests with the same key get the same HTML (the tag
-        {% cache %} adds the language), so a cached outline holds nothing else per user."""
-        state = (self.course.pk, self.course.updated_at.timestamp(), [m.module.pk for m in self.modules],
-                 [(i.kind, i.obj.pk, i.done, i.locked, i.best_score, i.attempts_used, i.current) for i in self.items])
-        return hashlib.sha256(repr(state).encode()).hexdigest()
-
-    def find(self, kind: str, slug: str) -> Item | None:
-        return next((i for i in self.items if i.kind == kind and i.slug == slug), None)
-
-    def neighbours(self, item: Item) -> tuple[Item | None, Item | None]:
-        index = self.items.index(item)
-        previous = self.items[index - 1] if index > 0 else None
-        following = self.items[index + 1] if index + 1 < len(self.items) else None
-        return previous, following
-
-
-@dataclass
-class UserState:
-    """One user's rows for one course: progress by lesson id, attempts, enrollment."""
-
-    progress: dict[int, LessonProgress]
-    attempts: list[tuple[int, str, float | None, bool | None]]  # (quiz id, status, score, passed)
-    enrollment: Enrollment | None
 
 
 # The UNION of three shapes of row, written out: built by the ORM, this one query cost
@@ -342,6 +229,13 @@ def course_outline(*, course: Course, user) -> Outline:
     )
 
 
+def item_is_open(*, user, course: Course, kind: str, slug: str) -> bool:
+    """Whether the user may act on a lesson or quiz: it is in their outline of the
+    course and no prerequisite locks it."""
+    item = course_outline(course=course, user=user).find(kind, slug)
+    return item is not None and not item.locked
+
+
 def course_is_complete(*, user, course: Course) -> bool:
     lessons = set(Lesson.objects.filter(course=course, published=True).values_list("pk", flat=True))
     quizzes = set(Quiz.objects.filter(course=course, published=True).values_list("pk", flat=True))
@@ -363,189 +257,19 @@ def lesson_get(*, course: Course, slug: str, user) -> Lesson:
     return lesson
 
 
+def lesson_figure_get(*, lesson: Lesson, name: str) -> LessonFigure:
+    figure = LessonFigure.objects.filter(lesson=lesson, name=name).first()
+    if figure is None:
+        raise Http404
+    return figure
+
+
 def quiz_get(*, course: Course, slug: str, user) -> Quiz:
     quiz = Quiz.objects.filter(course=course, slug=slug).select_related("lesson").first()
     if quiz is None or not (quiz.published or can_preview(user)):
         raise Http404
     quiz.course = course
     return quiz
-
-
-def quiz_attempts(*, quiz: Quiz, user) -> list[Attempt]:
-    return list(Attempt.objects.filter(quiz=quiz, user=user).order_by("number"))
-
-
-def attempt_get(*, attempt_id: int, user) -> Attempt:
-    attempt = Attempt.objects.filter(pk=attempt_id, user=user).select_related("quiz__course").first()
-    if attempt is None:
-        raise Http404
-    return attempt
-
-
-@dataclass
-class ChoiceView:
-    key: str
-    text: str
-    correct: bool
-    explanation: str
-    chosen: bool
-
-
-@dataclass
-class QuestionView:
-    """A question as one attempt shows it. Correctness fields are filled only once
-    answered (`answered`): the template must not reveal them before."""
-
-    number: int
-    question: object
-    choices: list[ChoiceView]
-    answered: bool = False
-    response: list = field(default_factory=list)
-    fraction: float | None = None
-    lab_job: object = None  # lab questions not yet answered: the fine-tune they will be checked against
-
-    @property
-    def id(self) -> int:
-        return self.question.pk
-
-    @property
-    def type(self) -> str:
-        return self.question.type
-
-    @property
-    def verdict(self) -> str:
-        if self.fraction is None:
-            return ""
-        return "correct" if self.fraction >= 0.999 else ("partial" if self.fraction > 0 else "wrong")
-
-    @property
-    def text_response(self) -> str:
-        return self.response[0] if self.response else ""
-
-    @property
-    def points_earned(self) -> float:
-        return round((self.fraction or 0) * self.question.points, 2)
-
-    @property
-    def model_answer(self) -> str:
-        q = self.question
-        if q.type == "numeric":
-            answer = int(q.answer) if float(q.answer).is_integer() else q.answer
-            return f"{answer} ± {q.tolerance:g}" if q.tolerance else f"{answer}"
-        if q.type == "text":
-            return pick(q.accepted)[0] if pick(q.accepted) else ""
-        if q.type == "lab" and len(self.response) == 3:
-            expected = float(self.response[1])
-            return f"{expected:g} ± {q.tolerance:g}" if q.tolerance else f"{expected:g}"
-        return ""
-
-    @property
-    def lab_job_id(self) -> int | None:
-        """The fine-tune a graded lab answer was checked against."""
-        return int(self.response[2]) if self.type == "lab" and len(self.response) == 3 else None
-
-
-def attempt_questions(*, attempt: Attempt) -> list[QuestionView]:
-    """The attempt's drawn questions in order, with shuffled choices under their
-    attempt keys. Correct answers and explanations are included only for questions
-    already answered (checked, or the whole attempt submitted)."""
-    from .models import Question
-
-    questions = {q.pk: q for q in Question.objects.filter(pk__in=attempt.question_ids).prefetch_related("choices")}
-    checked = {str(a.question_id): a for a in attempt.answers.all()}
-    views = []
-    for number, question_id in enumerate(attempt.question_ids, start=1):
-        question = questions.get(question_id)
-        if question is None:
-            continue
-        key = str(question_id)
-        choices_by_id = {c.pk: c for c in question.choices.all()}
-        if attempt.is_submitted:
-            answered, response, fraction = True, attempt.responses.get(key, []), attempt.results.get(key)
-        elif key in checked:
-            answered, response, fraction = True, checked[key].response, checked[key].fraction
-        else:
-            answered, response, fraction = False, [], None
-        choices = []
-        for choice_key, choice_id in attempt.choice_keys.get(key, []):
-            choice = choices_by_id.get(choice_id)
-            if choice is None:
-                continue
-            choices.append(ChoiceView(
-                key=choice_key,
-                text=choice.text_text,
-                correct=choice.correct if answered else False,
-                explanation=choice.explanation_text if answered else "",
-                chosen=choice_key in response,
-            ))
-        views.append(QuestionView(number, question, choices, answered, response, fraction))
-    if any(v.type == "lab" and not v.answered for v in views):
-        from training.selectors import lab_job
-
-        job = lab_job(user=attempt.user)
-        for view in views:
-            view.lab_job = job if view.type == "lab" and not view.answered else None
-    return views
-
-
-def course_spec(*, course: Course) -> dict:
-    """The whole course as a folder spec (see folder.py), for export."""
-    from .models import Question
-
-    modules = list(course.modules.all())
-    lessons = list(Lesson.objects.filter(course=course).prefetch_related("figures").order_by("position", "id"))
-    quizzes = list(Quiz.objects.filter(course=course).order_by("position", "id"))
-    questions = Question.objects.filter(quiz__course=course).prefetch_related("choices").order_by("position", "id")
-    questions_by_quiz: dict[int, list] = {}
-    for q in questions:
-        questions_by_quiz.setdefault(q.quiz_id, []).append({
-            "slug": q.slug, "type": q.type, "points": q.points, "published": q.published, "pinned": q.pinned,
-            "lab_metric": q.lab_metric,
-            "prompt": q.prompt, "explanation": q.explanation, "answer": q.answer, "tolerance": q.tolerance,
-            "accepted": q.accepted,
-            "choices": [{"text": c.text, "correct": c.correct, "explanation": c.explanation} for c in q.choices.all()],
-        })
-
-    def quiz_spec(quiz: Quiz) -> dict:
-        return {
-            "slug": quiz.slug, "title": quiz.title, "pass_mark": quiz.pass_mark, "max_attempts": quiz.max_attempts,
-            "questions_per_attempt": quiz.questions_per_attempt, "published": quiz.published,
-            "prerequisites": quiz.prerequisites, "questions": questions_by_quiz.get(quiz.pk, []),
-        }
-
-    quiz_by_lesson = {q.lesson_id: q for q in quizzes if q.lesson_id}
-    return {
-        "slug": course.slug,
-        "title": course.title,
-        "summary": course.summary,
-        "published": course.published,
-        "modules": [
-            {
-                "slug": m.slug,
-                "title": m.title,
-                "lessons": [
-                    {
-                        "slug": lesson.slug, "title": lesson.title, "duration_minutes": lesson.duration_minutes,
-                        "published": lesson.published, "prerequisites": lesson.prerequisites, "body": lesson.body,
-                        "figures": {f.name: bytes(f.data) for f in lesson.figures.all()},
-                        "quiz": quiz_spec(quiz_by_lesson[lesson.pk]) if lesson.pk in quiz_by_lesson else None,
-                    }
-                    for lesson in lessons if lesson.module_id == m.pk
-                ],
-            }
-            for m in modules
-        ],
-        "exams": [quiz_spec(q) for q in quizzes if not q.lesson_id],
-    }
-
-
-@dataclass
-class LearningRow:
-    outline: Outline
-
-    @property
-    def course(self) -> Course:
-        return self.outline.course
 
 
 def my_learning(*, user) -> dict:

@@ -1,5 +1,6 @@
-"""Writes for courses: import, seeding, progress, quiz attempts, certificates and
-authoring. Reads live in selectors.py."""
+"""Learner actions: progress, quiz attempts, certificates, and seeding the built-in
+course. Authoring (import, export, the authoring pages) is in authoring.py; reads
+live in selectors.py."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
-from django.core.cache import caches
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Max, Q
@@ -17,7 +17,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from . import scoring, selectors
-from .folder import guess_content_type, read_course_folder, write_course_folder
 from .models import (
     Attempt,
     AttemptAnswer,
@@ -27,9 +26,7 @@ from .models import (
     Course,
     Enrollment,
     Lesson,
-    LessonFigure,
     LessonProgress,
-    Module,
     Question,
     Quiz,
 )
@@ -41,104 +38,14 @@ MAX_TIME_REPORT_SECONDS = 120
 _random = secrets.SystemRandom()
 
 
-# --- Import, export, seeding ---------------------------------------------------
-
-
-def _save(obj):
+def save_validated(obj):
+    """full_clean() then save(): every write in this app goes through it."""
     obj.full_clean()
     obj.save()
     return obj
 
 
-def _upsert(model, lookup: dict, values: dict):
-    obj = model.objects.filter(**lookup).first() or model(**lookup)
-    for name, value in values.items():
-        setattr(obj, name, value)
-    return _save(obj)
-
-
-def _quiz_write(*, course: Course, lesson: Lesson | None, spec: dict, position: int) -> Quiz:
-    quiz = _upsert(Quiz, {"course": course, "slug": spec["slug"]}, {
-        "lesson": lesson,
-        "title": spec["title"],
-        "pass_mark": spec["pass_mark"],
-        "max_attempts": spec["max_attempts"],
-        "questions_per_attempt": spec["questions_per_attempt"],
-        "published": spec["published"],
-        "prerequisites": spec["prerequisites"],
-        "position": position,
-    })
-    keep = []
-    for q_pos, q in enumerate(spec["questions"]):
-        question = _upsert(Question, {"quiz": quiz, "slug": q["slug"]}, {
-            "type": q["type"],
-            "points": q["points"],
-            "published": q["published"],
-            "pinned": q["pinned"],
-            "lab_metric": q["lab_metric"],
-            "prompt": q["prompt"],
-            "prompt_html": q["prompt_html"],
-            "explanation": q["explanation"],
-            "explanation_html": q["explanation_html"],
-            "answer": q["answer"],
-            "tolerance": q["tolerance"],
-            "accepted": q["accepted"],
-            "position": q_pos,
-        })
-        keep.append(question.pk)
-        # Choices are matched by position, so past attempts keep pointing at them.
-        existing = list(question.choices.all())
-        for c_pos, c in enumerate(q["choices"]):
-            choice = existing[c_pos] if c_pos < len(existing) else Choice(question=question)
-            choice.text, choice.correct, choice.explanation, choice.position = (
-                c["text"], c["correct"], c["explanation"], c_pos)
-            _save(choice)
-        Choice.objects.filter(pk__in=[c.pk for c in existing[len(q["choices"]):]]).delete()
-    quiz.questions.exclude(pk__in=keep).delete()
-    return quiz
-
-
-@transaction.atomic
-def course_import(*, folder: Path | str) -> Course:
-    """Create or update a course from a folder. Validates everything before writing
-    anything; raises folder.FolderError (every problem, with file and line)."""
-    spec = read_course_folder(folder)
-    course = _upsert(Course, {"slug": spec["slug"]}, {
-        "title": spec["title"], "summary": spec["summary"], "published": spec["published"]})
-    keep_modules, keep_lessons, keep_quizzes = [], [], []
-    for m_pos, m in enumerate(spec["modules"]):
-        module = _upsert(Module, {"course": course, "slug": m["slug"]}, {"title": m["title"], "position": m_pos})
-        keep_modules.append(module.pk)
-        for l_pos, spec_lesson in enumerate(m["lessons"]):
-            lesson = _upsert(Lesson, {"course": course, "slug": spec_lesson["slug"]}, {
-                "module": module,
-                "title": spec_lesson["title"],
-                "body": spec_lesson["body"],
-                "body_html": spec_lesson["body_html"],
-                "duration_minutes": spec_lesson["duration_minutes"],
-                "published": spec_lesson["published"],
-                "prerequisites": spec_lesson["prerequisites"],
-                "position": l_pos,
-            })
-            keep_lessons.append(lesson.pk)
-            lesson.figures.exclude(name__in=list(spec_lesson["figures"])).delete()
-            for name, data in spec_lesson["figures"].items():
-                _upsert(LessonFigure, {"lesson": lesson, "name": name},
-                        {"data": data, "content_type": guess_content_type(name)})
-            if spec_lesson["quiz"]:
-                keep_quizzes.append(_quiz_write(course=course, lesson=lesson, spec=spec_lesson["quiz"], position=0).pk)
-    for e_pos, exam in enumerate(spec["exams"]):
-        keep_quizzes.append(_quiz_write(course=course, lesson=None, spec=exam, position=e_pos).pk)
-    course.quizzes.exclude(pk__in=keep_quizzes).delete()
-    course.lessons.exclude(pk__in=keep_lessons).delete()
-    course.modules.exclude(pk__in=keep_modules).delete()
-    return course
-
-
-def course_export(*, course: Course, folder: Path | str) -> Path:
-    from .selectors import course_spec
-
-    return write_course_folder(course_spec(course=course), folder)
+# --- Seeding -------------------------------------------------------------------------
 
 
 def course_seed_builtin(*, log: Callable[[str], object] = print) -> Course:
@@ -147,6 +54,8 @@ def course_seed_builtin(*, log: Callable[[str], object] = print) -> Course:
     course = Course.objects.filter(slug=slug).first()
     if course is not None:
         return course
+    from .authoring import course_import  # authoring writes through save_validated, from here
+
     course = course_import(folder=BUILTIN_COURSE_DIR)
     log(f"Loaded the built-in course “{course.title['en']}”.")
     return course
@@ -195,9 +104,19 @@ def lesson_time_add(*, user, lesson: Lesson, seconds: int) -> int | None:
     return seconds if updated else None
 
 
+def _refuse_if_locked(*, user, kind: str, obj: Lesson | Quiz) -> None:
+    """The prerequisite rule, for every caller: a learner acts only on an item their
+    course outline shows open (admins previewing a course are never locked)."""
+    if not selectors.item_is_open(user=user, course=obj.course, kind=kind, slug=obj.slug):
+        raise ValidationError(_("This lesson is locked.") if kind == "lesson" else _("This quiz is locked."),
+                              code="locked")
+
+
 @transaction.atomic
 def lesson_complete(*, user, lesson: Lesson) -> LessonProgress:
-    """Mark a lesson complete. Time spent is what the page measured (lesson_time_add)."""
+    """Mark a lesson complete. Time spent is what the page measured (lesson_time_add).
+    Raises ValidationError when the lesson is locked for the user."""
+    _refuse_if_locked(user=user, kind="lesson", obj=lesson)
     now = timezone.now()
     progress, _created = LessonProgress.objects.select_for_update().get_or_create(
         user=user, lesson=lesson, defaults={"first_viewed_at": now, "last_viewed_at": now})
@@ -220,7 +139,7 @@ def certificate_issue_if_complete(*, user, course: Course) -> Certificate | None
     now = timezone.now()
     try:
         with transaction.atomic():
-            certificate = _save(Certificate(code=secrets.token_urlsafe(16), user=user, course=course))
+            certificate = save_validated(Certificate(code=secrets.token_urlsafe(16), user=user, course=course))
     except IntegrityError:  # issued by a concurrent request
         return Certificate.objects.get(user=user, course=course)
     Enrollment.objects.update_or_create(user=user, course=course, defaults={"completed_at": now})
@@ -243,11 +162,13 @@ def _draw(pool: list[tuple[int, bool]], count: int) -> list[int]:
 
 def attempt_start(*, user, quiz: Quiz) -> Attempt:
     """Resume the learner's open attempt, or start one: draw the questions, shuffle
-    the choices under fresh opaque keys. Raises ValidationError past the limit.
+    the choices under fresh opaque keys. Raises ValidationError when the quiz is
+    locked for the user, or past the limit.
 
     Starts by one learner run one at a time (their user row is locked; SQLite's
     immediate transactions lock the whole database), so a double click resumes the
     attempt the first click made instead of failing or opening a second one."""
+    _refuse_if_locked(user=user, kind="quiz", obj=quiz)
     with transaction.atomic():
         get_user_model().objects.select_for_update().filter(pk=user.pk).exists()
         open_attempt = Attempt.objects.filter(user=user, quiz=quiz, status=AttemptStatus.IN_PROGRESS).first()
@@ -335,7 +256,7 @@ def attempt_answer_check(*, user, attempt_id: int, question_id: str, values: lis
     question = _question_map(attempt)[int(question_id)]
     keys = dict(attempt.choice_keys.get(question_id, []))
     values, fraction = _grade(question, keys, values, user=user)
-    return _save(AttemptAnswer(attempt=attempt, question=question, response=values, fraction=fraction))
+    return save_validated(AttemptAnswer(attempt=attempt, question=question, response=values, fraction=fraction))
 
 
 def attempt_submit(*, user, attempt_id: int, responses: dict[str, list[str]]) -> Attempt:
@@ -377,193 +298,3 @@ def attempt_submit(*, user, attempt_id: int, responses: dict[str, list[str]]) ->
     if passed:
         certificate_issue_if_complete(user=user, course=attempt.quiz.course)
     return attempt
-
-
-# --- Authoring (admins) ----------------------------------------------------------
-
-
-def _render_field(source: dict, *, figure_base: str = "", drop_title: bool = False, field: str) -> dict:
-    from .rendering import MarkdownError, render_markdown
-
-    rendered = {}
-    for lang, text in source.items():
-        try:
-            rendered[lang] = render_markdown(text, lang=lang, figure_base=figure_base, drop_title=drop_title)
-        except MarkdownError as exc:
-            raise ValidationError({field: f"{lang}, line {exc.line}: {exc.message}"}) from exc
-    return rendered
-
-
-def _check_prerequisites(*, course: Course, slugs: list[str], own_slug: str):
-    known = set(Lesson.objects.filter(course=course).values_list("slug", flat=True))
-    known |= set(Quiz.objects.filter(course=course).values_list("slug", flat=True))
-    unknown = [s for s in slugs if s not in known or s == own_slug]
-    if unknown:
-        raise ValidationError({"prerequisites": _("Not a lesson or quiz of this course: %(slugs)s")
-                               % {"slugs": ", ".join(unknown)}})
-
-
-def _next_position(qs) -> int:
-    return (qs.aggregate(m=Max("position"))["m"] or 0) + 1
-
-
-def course_create(*, slug: str, title: dict) -> Course:
-    return _save(Course(slug=slug, title=title, summary={"en": "", "zh-Hans": ""},
-                        position=_next_position(Course.objects.all())))
-
-
-def course_update(*, course: Course, title: dict, summary: dict) -> Course:
-    course.title, course.summary = title, summary
-    return _save(course)
-
-
-def module_create(*, course: Course, slug: str, title: dict) -> Module:
-    return _save(Module(course=course, slug=slug, title=title, position=_next_position(course.modules.all())))
-
-
-def module_update(*, module: Module, title: dict) -> Module:
-    module.title = title
-    return _save(module)
-
-
-def lesson_create(*, module: Module, slug: str, title: dict) -> Lesson:
-    """A new draft lesson at the end of its module; it requires the lesson before it."""
-    previous = Lesson.objects.filter(course=module.course).order_by("-module__position", "-position").first()
-    lesson = Lesson(course=module.course, module=module, slug=slug, title=title, published=False,
-                    body={"en": "", "zh-Hans": ""}, prerequisites=[previous.slug] if previous else [],
-                    position=_next_position(module.lessons.all()))
-    return _save(lesson)
-
-
-def lesson_update(*, lesson: Lesson, title: dict, body: dict, duration_minutes: int,
-                  prerequisites: list[str]) -> Lesson:
-    from .folder import lesson_figure_base
-
-    _check_prerequisites(course=lesson.course, slugs=prerequisites, own_slug=lesson.slug)
-    lesson.title, lesson.body, lesson.duration_minutes, lesson.prerequisites = (
-        title, body, duration_minutes, prerequisites)
-    lesson.body_html = _render_field(body, figure_base=lesson_figure_base(lesson.course.slug, lesson.slug),
-                                     drop_title=True, field="body")
-    return _save(lesson)
-
-
-def quiz_create(*, course: Course, slug: str, title: dict, lesson: Lesson | None = None) -> Quiz:
-    if lesson is not None and Quiz.objects.filter(lesson=lesson).exists():
-        raise ValidationError(_("This lesson already has a quiz."))
-    siblings = Quiz.objects.filter(course=course, lesson__isnull=True)
-    return _save(Quiz(course=course, lesson=lesson, slug=slug, title=title, published=False,
-                      prerequisites=[lesson.slug] if lesson else [],
-                      position=0 if lesson else _next_position(siblings)))
-
-
-def quiz_update(*, quiz: Quiz, title: dict, pass_mark: int, max_attempts: int, questions_per_attempt: int,
-                prerequisites: list[str]) -> Quiz:
-    _check_prerequisites(course=quiz.course, slugs=prerequisites, own_slug=quiz.slug)
-    pinned = quiz.questions.filter(pinned=True).count()
-    if questions_per_attempt < pinned:
-        raise ValidationError({"questions_per_attempt": _("%(n)d questions are pinned: an attempt must draw at "
-                                                          "least that many.") % {"n": pinned}})
-    quiz.title, quiz.pass_mark, quiz.max_attempts, quiz.questions_per_attempt, quiz.prerequisites = (
-        title, pass_mark, max_attempts, questions_per_attempt, prerequisites)
-    return _save(quiz)
-
-
-def question_create(*, quiz: Quiz, slug: str, type: str) -> Question:  # noqa: A002  (the format's name)
-    question = Question(quiz=quiz, slug=slug, type=type, prompt={"en": "", "zh-Hans": ""},
-                        position=_next_position(quiz.questions.all()))
-    question.full_clean(exclude=["prompt", "explanation"])
-    question.save()
-    return question
-
-
-@transaction.atomic
-def question_update(*, question: Question, prompt: dict, explanation: dict, points: int, pinned: bool = False,
-                    answer: float | None = None, tolerance: float = 0.0, accepted: dict | None = None,
-                    choices: list[dict] | None = None, lab_metric: str = "") -> Question:
-    """Update a question; for choice questions `choices` replaces the list (matched
-    by position, so past attempts keep their choices)."""
-    if pinned and not question.pinned:
-        quiz = question.quiz
-        if quiz.questions.filter(pinned=True).exclude(pk=question.pk).count() >= quiz.questions_per_attempt:
-            raise ValidationError({"pinned": _("An attempt draws %(n)d questions and %(n)d are pinned already: "
-                                              "unpin one or draw more per attempt.")
-                                   % {"n": quiz.questions_per_attempt}})
-    question.prompt, question.explanation, question.points, question.pinned = prompt, explanation, points, pinned
-    question.prompt_html = _render_field(prompt, field="prompt")
-    question.explanation_html = _render_field(explanation, field="explanation")
-    if question.type == "numeric":
-        if answer is None:
-            raise ValidationError({"answer": _("A numeric question needs an answer.")})
-        question.answer, question.tolerance = answer, tolerance
-    if question.type == "lab":
-        if not lab_metric:
-            raise ValidationError({"lab_metric": _("A lab question needs the value it asks for.")})
-        question.lab_metric, question.tolerance = lab_metric, tolerance
-    if question.type == "text":
-        if not accepted or not accepted.get("en"):
-            raise ValidationError({"accepted": _("List at least one accepted English answer.")})
-        question.accepted = accepted
-    _save(question)
-    if question.type in ("single", "multiple"):
-        choices = choices or []
-        correct = sum(c["correct"] for c in choices)
-        if len(choices) < 2:
-            raise ValidationError(_("A choice question needs at least two choices."))
-        if question.type == "single" and correct != 1:
-            raise ValidationError(_("A single-choice question needs exactly one correct choice."))
-        if question.type == "multiple" and correct < 1:
-            raise ValidationError(_("Mark at least one choice correct."))
-        existing = list(question.choices.all())
-        for position, data in enumerate(choices):
-            choice = existing[position] if position < len(existing) else Choice(question=question)
-            choice.text, choice.correct, choice.explanation, choice.position = (
-                data["text"], data["correct"], data["explanation"], position)
-            _save(choice)
-        Choice.objects.filter(pk__in=[c.pk for c in existing[len(choices):]]).delete()
-    return question
-
-
-def course_touch(*, course_id: int) -> None:
-    """Mark a course's content changed: its cached outline and lesson bodies are keyed by
-    updated_at (selectors.course_content), so every process reads the edit next request."""
-    Course.objects.filter(pk=course_id).update(updated_at=timezone.now())
-    course_row_forget(course_id=course_id)
-
-
-def course_row_forget(*, course_id: int) -> None:
-    """Drop the cached course row (selectors.course_get) after a change to the course."""
-    slug = Course.objects.filter(pk=course_id).values_list("slug", flat=True).first()
-    if slug:
-        caches["default"].delete(selectors.course_row_key(slug))
-
-
-def _siblings(obj):
-    if isinstance(obj, Course):
-        return Course.objects.all()
-    if isinstance(obj, Module):
-        return Module.objects.filter(course_id=obj.course_id)
-    if isinstance(obj, Lesson):
-        return Lesson.objects.filter(module_id=obj.module_id)
-    if isinstance(obj, Quiz):
-        return Quiz.objects.filter(course_id=obj.course_id, lesson__isnull=True)
-    return Question.objects.filter(quiz_id=obj.quiz_id)
-
-
-@transaction.atomic
-def item_move(*, obj, direction: str) -> None:
-    """Move a course, module, lesson, exam or question one place up or down."""
-    siblings = list(_siblings(obj).select_for_update().order_by("position", "id"))
-    index = next(i for i, s in enumerate(siblings) if s.pk == obj.pk)
-    other = index - 1 if direction == "up" else index + 1
-    if 0 <= other < len(siblings):
-        siblings[index], siblings[other] = siblings[other], siblings[index]
-    for position, sibling in enumerate(siblings):
-        if sibling.position != position:
-            type(sibling).objects.filter(pk=sibling.pk).update(position=position)
-    if not isinstance(obj, Course | Question):  # a queryset update sends no post_save
-        course_touch(course_id=obj.course_id)
-
-
-def item_set_published(*, obj, published: bool):
-    obj.published = published
-    return _save(obj)

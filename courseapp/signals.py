@@ -6,9 +6,9 @@ from django.core.cache import caches
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
+from .authoring import course_touch
 from .models import Course, Lesson, Module, Quiz
 from .selectors import course_row_key
-from .services import course_touch
 
 
 @receiver([post_save, post_delete], sender=Module)

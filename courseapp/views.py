@@ -13,8 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.models import Role
 from core.permissions import role_required
 
-from . import selectors, services
-from .models import LessonFigure
+from . import attempt_selectors, selectors, services
 
 
 def _is_htmx(request) -> bool:
@@ -84,12 +83,11 @@ def lesson_detail(request, course_slug, lesson_slug):
 def lesson_complete(request, course_slug, lesson_slug):
     course = selectors.course_get(slug=course_slug, user=request.user)
     lesson = selectors.lesson_get(course=course, slug=lesson_slug, user=request.user)
-    outline = selectors.course_outline(course=course, user=request.user)
-    item = outline.find("lesson", lesson.slug)
-    if item is None or item.locked:
-        messages.error(request, _("This lesson is locked."))
+    try:
+        services.lesson_complete(user=request.user, lesson=lesson)
+    except ValidationError as exc:
+        messages.error(request, _error_text(exc))
         return redirect(lesson.get_absolute_url())
-    services.lesson_complete(user=request.user, lesson=lesson)
     outline = selectors.course_outline(course=course, user=request.user)
     following = outline.neighbours(outline.find("lesson", lesson.slug))[1]
     if outline.certificate and outline.complete:
@@ -118,9 +116,7 @@ def lesson_time(request, course_slug, lesson_slug):
 def lesson_figure(request, course_slug, lesson_slug, name):
     course = selectors.course_get(slug=course_slug, user=request.user)
     lesson = selectors.lesson_get(course=course, slug=lesson_slug, user=request.user)
-    figure = LessonFigure.objects.filter(lesson=lesson, name=name).first()
-    if figure is None:
-        raise Http404
+    figure = selectors.lesson_figure_get(lesson=lesson, name=name)
     response = HttpResponse(bytes(figure.data), content_type=figure.content_type)
     # An SVG opened on its own must not run script in our origin.
     response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
@@ -134,7 +130,7 @@ def quiz_detail(request, course_slug, quiz_slug):
     course = selectors.course_get(slug=course_slug, user=request.user)
     quiz = selectors.quiz_get(course=course, slug=quiz_slug, user=request.user)
     context = _outline_context(request, course, "quiz", quiz.slug)
-    context |= {"quiz": quiz, "attempts": selectors.quiz_attempts(quiz=quiz, user=request.user)}
+    context |= {"quiz": quiz, "attempts": attempt_selectors.quiz_attempts(quiz=quiz, user=request.user)}
     return render(request, "courseapp/quiz.html", context)
 
 
@@ -143,10 +139,6 @@ def quiz_detail(request, course_slug, quiz_slug):
 def attempt_start(request, course_slug, quiz_slug):
     course = selectors.course_get(slug=course_slug, user=request.user)
     quiz = selectors.quiz_get(course=course, slug=quiz_slug, user=request.user)
-    item = selectors.course_outline(course=course, user=request.user).find("quiz", quiz.slug)
-    if item is None or item.locked:
-        messages.error(request, _("This quiz is locked."))
-        return redirect(quiz.get_absolute_url())
     try:
         attempt = services.attempt_start(user=request.user, quiz=quiz)
     except ValidationError as exc:
@@ -158,9 +150,9 @@ def attempt_start(request, course_slug, quiz_slug):
 @role_required(Role.EMPLOYEE)
 @require_GET
 def attempt_detail(request, attempt_id):
-    attempt = selectors.attempt_get(attempt_id=attempt_id, user=request.user)
+    attempt = attempt_selectors.attempt_get(attempt_id=attempt_id, user=request.user)
     context = {"attempt": attempt, "quiz": attempt.quiz, "course": attempt.quiz.course,
-               "questions": selectors.attempt_questions(attempt=attempt)}
+               "questions": attempt_selectors.attempt_questions(attempt=attempt)}
     return render(request, "courseapp/attempt.html", context)
 
 
@@ -171,7 +163,7 @@ def _responses(post) -> dict[str, list[str]]:
 @role_required(Role.EMPLOYEE)
 @require_POST
 def attempt_check(request, attempt_id, question_id):
-    selectors.attempt_get(attempt_id=attempt_id, user=request.user)  # someone else's attempt: 404, as on its page
+    attempt_selectors.attempt_get(attempt_id=attempt_id, user=request.user)  # someone else's attempt: 404, as on its page
     values = request.POST.getlist(f"q-{question_id}")
     try:
         services.attempt_answer_check(user=request.user, attempt_id=attempt_id, question_id=str(question_id),
@@ -181,15 +173,15 @@ def attempt_check(request, attempt_id, question_id):
         response.headers["HX-Retarget"] = f"#q-errors-{question_id}"
         response.headers["HX-Reswap"] = "innerHTML"
         return response
-    attempt = selectors.attempt_get(attempt_id=attempt_id, user=request.user)
-    view = next(q for q in selectors.attempt_questions(attempt=attempt) if q.id == question_id)
+    attempt = attempt_selectors.attempt_get(attempt_id=attempt_id, user=request.user)
+    view = next(q for q in attempt_selectors.attempt_questions(attempt=attempt) if q.id == question_id)
     return render(request, "courseapp/partials/question.html", {"attempt": attempt, "q": view})
 
 
 @role_required(Role.EMPLOYEE)
 @require_POST
 def attempt_submit(request, attempt_id):
-    selectors.attempt_get(attempt_id=attempt_id, user=request.user)  # someone else's attempt: 404, as on its page
+    attempt_selectors.attempt_get(attempt_id=attempt_id, user=request.user)  # someone else's attempt: 404, as on its page
     try:
         attempt = services.attempt_submit(user=request.user, attempt_id=attempt_id,
                                           responses=_responses(request.POST))
@@ -204,9 +196,9 @@ def attempt_submit(request, attempt_id):
         return redirect("courseapp:attempt", attempt_id=attempt_id)
     if not _is_htmx(request):
         return redirect(attempt.get_absolute_url())
-    attempt = selectors.attempt_get(attempt_id=attempt.pk, user=request.user)
+    attempt = attempt_selectors.attempt_get(attempt_id=attempt.pk, user=request.user)
     context = {"attempt": attempt, "quiz": attempt.quiz, "course": attempt.quiz.course,
-               "questions": selectors.attempt_questions(attempt=attempt)}
+               "questions": attempt_selectors.attempt_questions(attempt=attempt)}
     return render(request, "courseapp/partials/attempt_result.html", context)
 
 

@@ -31,6 +31,7 @@ from dashboards.models import ExportJob
 from dashboards.services import assignment_create, export_job_run
 from playground.models import ModelEntry, ModelKind, PlaygroundRun, RunStatus
 from tests.courseapp.factories import make_course
+from tests.courseapp.helpers import unlock
 from tests.factories import make_team, make_user
 from training import services as training
 from training.models import FineTuneJob, JobStatus
@@ -208,6 +209,7 @@ def world(monkeypatch, settings):
     lesson = Lesson.objects.get(course=course)
     LessonFigure.objects.create(lesson=lesson, name="fig.svg", content_type="image/svg+xml", data=b"<svg/>")
     quiz = lesson.quiz
+    unlock(a, quiz)
     attempt = attempt_start(user=a, quiz=quiz)
     certificate = Certificate.objects.create(user=a, course=course, code="c" * 32)
     run = PlaygroundRun.objects.create(user=a, model_name="smollm2-135m-instruct", mode="completion",

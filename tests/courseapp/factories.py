@@ -4,8 +4,9 @@ the service, as an author would."""
 import itertools
 import tempfile
 
-from courseapp.folder import write_course_folder
-from courseapp.services import course_import
+from courseapp.authoring import course_import
+from courseapp.course_format.spec import ChoiceSpec, CourseSpec, LessonSpec, ModuleSpec, QuestionSpec, QuizSpec
+from courseapp.course_format.writer import write_course_folder
 
 _seq = itertools.count(1)
 
@@ -79,8 +80,28 @@ def course_spec(*, slug: str | None = None, modules: int = 1, lessons: int = 2, 
     return spec
 
 
+def _quiz(d: dict) -> QuizSpec:
+    questions = [QuestionSpec(**{k: v for k, v in q.items() if k != "choices"},
+                              choices=[ChoiceSpec(**c) for c in q["choices"]]) for q in d["questions"]]
+    return QuizSpec(**{k: v for k, v in d.items() if k != "questions"}, questions=questions)
+
+
+def typed(spec: dict) -> CourseSpec:
+    """The typed CourseSpec of a plain spec built (and edited) by the helpers above."""
+    modules = [ModuleSpec(slug=m["slug"], title=m["title"], lessons=[
+        LessonSpec(**{k: v for k, v in lesson.items() if k != "quiz"},
+                   quiz=_quiz(lesson["quiz"]) if lesson["quiz"] else None) for lesson in m["lessons"]])
+        for m in spec["modules"]]
+    return CourseSpec(**{k: v for k, v in spec.items() if k not in ("modules", "exams")}, modules=modules,
+                      exams=[_quiz(e) for e in spec["exams"]])
+
+
+def write_spec(spec: dict, folder) -> None:
+    write_course_folder(typed(spec), folder)
+
+
 def make_course(**kwargs):
     spec = kwargs.pop("spec", None) or course_spec(**kwargs)
     with tempfile.TemporaryDirectory() as tmp:
-        write_course_folder(spec, f"{tmp}/{spec['slug']}")
+        write_spec(spec, f"{tmp}/{spec['slug']}")
         return course_import(folder=f"{tmp}/{spec['slug']}")

@@ -34,3 +34,19 @@ def response_for(attempt, question_id: int, *, right: bool = True) -> list[str]:
 def responses(attempt, *, wrong: int = 0) -> dict[str, list[str]]:
     """Right answers to every drawn question, except the first `wrong` ones."""
     return {str(qid): response_for(attempt, qid, right=i >= wrong) for i, qid in enumerate(attempt.question_ids)}
+
+
+def unlock(user, obj) -> None:
+    """Complete, as the learner would first, the lessons whose prerequisites lock `obj`
+    (a lesson or quiz) for `user`: the services refuse a locked item."""
+    from courseapp import services
+    from courseapp.models import Quiz
+    from courseapp.selectors import course_outline
+
+    kind = "quiz" if isinstance(obj, Quiz) else "lesson"
+    item = course_outline(course=obj.course, user=user).find(kind, obj.slug)
+    assert item is not None, f"{obj.slug} is not in {user}'s outline"
+    for blocker in item.locked_by:
+        assert blocker.kind == "lesson", f"{obj.slug} waits for a quiz: pass {blocker.slug} first"
+        unlock(user, blocker.obj)
+        services.lesson_complete(user=user, lesson=blocker.obj)

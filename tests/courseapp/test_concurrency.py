@@ -11,7 +11,7 @@ from django.db import connection
 from courseapp import services
 from courseapp.models import Attempt, AttemptStatus, Quiz
 from tests.courseapp.factories import make_course
-from tests.courseapp.helpers import responses
+from tests.courseapp.helpers import responses, unlock
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -41,6 +41,7 @@ def _race(n, target):
 def test_concurrent_submissions_count_once(employee, round_):
     course = make_course(lessons=1)
     quiz = Quiz.objects.get(course=course)
+    unlock(employee, quiz)
     attempt = services.attempt_start(user=employee, quiz=quiz)
     # The two submissions differ, so we can tell which one was recorded.
     answers = [responses(attempt), responses(attempt, wrong=len(attempt.question_ids))]
@@ -62,6 +63,7 @@ def test_concurrent_starts_never_exceed_the_limit(employee):
     quiz = Quiz.objects.get(course=course)
     quiz.max_attempts = 1
     quiz.save()
+    unlock(employee, quiz)
     outcomes = _race(3, lambda i: services.attempt_start(user=employee, quiz=quiz).pk)
     ids = {value for kind, value in outcomes if kind == "ok"}
     assert len(ids) == 1  # everyone got the same single attempt
@@ -73,6 +75,7 @@ def test_concurrent_starts_all_resume_one_open_attempt(employee, round_):
     """A double click on "Start quiz": every request gets the same attempt, none an error."""
     course = make_course(lessons=1)
     quiz = Quiz.objects.get(course=course)
+    unlock(employee, quiz)
     outcomes = _race(4, lambda i: services.attempt_start(user=employee, quiz=quiz).pk)
     assert [kind for kind, _ in outcomes] == ["ok"] * 4, outcomes
     assert len({value for _, value in outcomes}) == 1

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from courseapp.folder import FIGURE_SUFFIXES
+from courseapp.course_format.spec import FIGURE_SUFFIXES
 from courseapp.services import BUILTIN_COURSE_DIR
 
 SVG = "{http://www.w3.org/2000/svg}"

@@ -4,12 +4,12 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from courseapp import services
-from courseapp.folder import FolderError
+from courseapp import authoring, services
+from courseapp.course_format.spec import FolderError
 from courseapp.models import Attempt, Choice, Course, Lesson, LessonFigure, Module, Question, Quiz
 from courseapp.services import BUILTIN_COURSE_DIR
 from tests.courseapp.factories import course_spec, make_course
-from tests.courseapp.helpers import responses
+from tests.courseapp.helpers import responses, unlock
 
 pytestmark = pytest.mark.django_db
 
@@ -52,10 +52,10 @@ def test_round_trip_keeps_figures_drafts_and_every_question_type(tmp_path):
     course = make_course(spec=spec)
     lesson = course.lessons.get(slug="m1-l1")
     assert '<img alt="A dot" src="/learn/rt/lessons/m1-l1/files/figures/dot.png">' in lesson.body_html["en"]
-    services.course_export(course=course, folder=tmp_path / "one")
+    authoring.course_export(course=course, folder=tmp_path / "one")
     _empty_database()
-    services.course_import(folder=tmp_path / "one")
-    services.course_export(course=Course.objects.get(slug="rt"), folder=tmp_path / "two")
+    authoring.course_import(folder=tmp_path / "one")
+    authoring.course_export(course=Course.objects.get(slug="rt"), folder=tmp_path / "two")
     assert _files(tmp_path / "one") == _files(tmp_path / "two")
     assert _files(tmp_path / "two")["lessons/m1-l1/figures/dot.png"] == b"\x89PNG\r\n\x1a\nfake"
     assert Question.objects.get(slug="final-q3").tolerance == 0.01
@@ -80,7 +80,7 @@ def test_broken_yaml_names_file_and_line_and_imports_nothing(tmp_path):
     folder = _broken_copy(tmp_path, "lessons/05-fine-tuning/quiz.yaml", "pass_mark: 70", "pass_mark: [70")
     line = _line_of(folder / "lessons/05-fine-tuning/quiz.yaml", "pass_mark: [70")
     with pytest.raises(FolderError) as exc:
-        services.course_import(folder=folder)
+        authoring.course_import(folder=folder)
     assert any(e.startswith("how-llms-work/lessons/05-fine-tuning/quiz.yaml:") for e in exc.value.errors)
     reported = int(exc.value.errors[0].split(":")[1])
     assert line <= reported <= line + 2  # the parser reports where the flow sequence breaks
@@ -94,7 +94,7 @@ def test_late_error_leaves_nothing_half_imported(tmp_path):
     # The last file read is broken: everything before it was valid, and still nothing is written.
     folder = _broken_copy(tmp_path, "exams/final-exam.yaml", "questions_per_attempt: 10", "questions_per_attempt: ten")
     with pytest.raises(FolderError) as exc:
-        services.course_import(folder=folder)
+        authoring.course_import(folder=folder)
     line = _line_of(folder / "exams/final-exam.yaml", "questions_per_attempt: ten")
     assert f"how-llms-work/exams/final-exam.yaml:{line}: 'questions_per_attempt' must be a whole number" in exc.value.errors[0]
     assert not Course.objects.exists() and not Question.objects.exists()
@@ -114,7 +114,7 @@ def test_invalid_content_is_reported_with_file_and_line(tmp_path, relative, old,
     folder = _broken_copy(tmp_path, relative, old, new)
     line = _line_of(folder / relative, new.strip())
     with pytest.raises(FolderError) as exc:
-        services.course_import(folder=folder)
+        authoring.course_import(folder=folder)
     hits = [e for e in exc.value.errors if message in e]
     assert hits, exc.value.errors
     where, line_no = hits[0].split(":")[:2]
@@ -126,14 +126,15 @@ def test_invalid_content_is_reported_with_file_and_line(tmp_path, relative, old,
 def test_reimport_updates_in_place_and_keeps_learner_history(tmp_path, employee):
     course = make_course(slug="kept", lessons=2)
     quiz = Quiz.objects.get(course=course, slug="m1-l1-quiz")
+    unlock(employee, quiz)
     attempt = services.attempt_start(user=employee, quiz=quiz)
     services.attempt_submit(user=employee, attempt_id=attempt.pk, responses=responses(attempt))
-    services.course_export(course=course, folder=tmp_path / "kept")
+    authoring.course_export(course=course, folder=tmp_path / "kept")
     lesson_yaml = tmp_path / "kept/lessons/m1-l1/lesson.yaml"
     lesson_yaml.write_text(lesson_yaml.read_text().replace("en: Lesson m1-l1", "en: Renamed lesson"))
     course_yaml = tmp_path / "kept/course.yaml"
     course_yaml.write_text(course_yaml.read_text().replace("      - m1-l2\n", ""))
-    services.course_import(folder=tmp_path / "kept")
+    authoring.course_import(folder=tmp_path / "kept")
     assert Lesson.objects.get(slug="m1-l1").title["en"] == "Renamed lesson"
     assert not Lesson.objects.filter(slug="m1-l2").exists()
     assert Attempt.objects.get(pk=attempt.pk).score == 100.0  # same quiz row, history intact
@@ -153,6 +154,6 @@ def test_a_latin1_lesson_names_its_file_and_line(tmp_path):
     lines[2] = "Café, written by an editor that saves Latin-1."
     path.write_bytes("\n".join(lines).encode("latin-1", errors="replace"))
     with pytest.raises(FolderError) as exc:
-        services.course_import(folder=folder)
+        authoring.course_import(folder=folder)
     assert "how-llms-work/lessons/01-why-llms/en.md:3: byte 0xe9 at column 4 is not UTF-8" in exc.value.errors[0]
     assert not Course.objects.exists()

@@ -5,10 +5,11 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import translation
 
-from courseapp import services
-from courseapp.folder import FolderError, read_course_folder, write_course_folder
+from courseapp import authoring, services
+from courseapp.course_format.reader import read_course_folder
+from courseapp.course_format.spec import FolderError
 from courseapp.models import AttemptAnswer, Question, Quiz
-from tests.courseapp.factories import choice_question, course_spec, make_course, quiz_spec, text
+from tests.courseapp.factories import choice_question, course_spec, make_course, quiz_spec, text, write_spec
 
 pytestmark = pytest.mark.django_db
 
@@ -29,14 +30,14 @@ def lab_spec() -> dict:
 
 def test_lab_questions_round_trip_through_the_course_format(tmp_path):
     spec = lab_spec()
-    write_course_folder(spec, tmp_path / "c")
+    write_spec(spec, tmp_path / "c")
     text_out = (tmp_path / "c/lessons/m1-l1/quiz.yaml").read_text()
     assert "type: lab" in text_out and "metric: perplexity_after" in text_out and "tolerance: 0.01" in text_out
     course = make_course(spec=spec)
     question = Question.objects.get(quiz__course=course, slug="lab-ppl")
     assert (question.type, question.lab_metric, question.tolerance, question.pinned) == (
         "lab", "perplexity_after", 0.01, True)
-    services.course_export(course=course, folder=tmp_path / "again")
+    authoring.course_export(course=course, folder=tmp_path / "again")
     assert (tmp_path / "again/lessons/m1-l1/quiz.yaml").read_text() == text_out
 
 
@@ -46,7 +47,7 @@ def test_lab_questions_round_trip_through_the_course_format(tmp_path):
     ("tolerance: 0.01", "tolerance: -1", "'tolerance' cannot be negative"),
 ])
 def test_reader_refuses_a_malformed_lab_question(tmp_path, old, new, message):
-    write_course_folder(lab_spec(), tmp_path / "c")
+    write_spec(lab_spec(), tmp_path / "c")
     path = tmp_path / "c/lessons/m1-l1/quiz.yaml"
     assert old in path.read_text()
     path.write_text(path.read_text().replace(old, new))

@@ -10,7 +10,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Role
-from courseapp import services
+from courseapp import authoring, services
 from courseapp.models import Course, LessonProgress
 from tests.courseapp.factories import make_course, text
 from tests.factories import make_user
@@ -37,19 +37,19 @@ def test_an_edit_publish_or_move_shows_on_the_next_request(employee):
     assert "English body" in page and outline_titles(page) == ["Lesson m1-l1", "Lesson m1-l2", "Lesson m1-l3"]
     assert outline_titles(learner.get(url).content.decode()) == outline_titles(page)  # now from the cache
 
-    services.lesson_update(lesson=first, title=text("Renamed first"), body=text("# Renamed\n\nFresh words."),
+    authoring.lesson_update(lesson=first, title=text("Renamed first"), body=text("# Renamed\n\nFresh words."),
                            duration_minutes=7, prerequisites=[])
     page = learner.get(url).content.decode()
     assert "Fresh words" in page and "English body" not in page
     assert outline_titles(page)[0] == "Renamed first"
 
-    services.item_set_published(obj=third, published=False)
+    authoring.item_set_published(obj=third, published=False)
     assert "Lesson m1-l3" not in learner.get(url).content.decode()
     assert learner.get(third.get_absolute_url()).status_code == 404
-    services.item_set_published(obj=third, published=True)
+    authoring.item_set_published(obj=third, published=True)
     assert "Lesson m1-l3" in learner.get(url).content.decode()
 
-    services.item_move(obj=third, direction="up")  # a queryset update, no post_save
+    authoring.item_move(obj=third, direction="up")  # a queryset update, no post_save
     assert outline_titles(learner.get(url).content.decode()) == ["Renamed first", "Lesson m1-l3", "Lesson m1-l2"]
 
     updated = Course.objects.get(pk=course.pk).updated_at
@@ -78,7 +78,7 @@ def test_each_user_sees_only_their_own_progress_name_and_drafts(team, admin_user
     assert "You completed this lesson." in bob_page and "1 of 4 done" in bob_page and bob.display_name in bob_page
     assert ann_client.get(url).content.decode().count("is-done") == 1
 
-    services.item_set_published(obj=second, published=False)
+    authoring.item_set_published(obj=second, published=False)
     admin_page = client_for(admin_user).get(url).content.decode()
     assert "Lesson m1-l2" in admin_page and "Draft" in admin_page
     ann_page = ann_client.get(url).content.decode()

@@ -4,10 +4,11 @@ format, refused when they outnumber an attempt's draw, set by authors."""
 import pytest
 from django.core.exceptions import ValidationError
 
-from courseapp import services
-from courseapp.folder import FolderError, read_course_folder, write_course_folder
+from courseapp import authoring, services
+from courseapp.course_format.reader import read_course_folder
+from courseapp.course_format.spec import FolderError
 from courseapp.models import Attempt, Question, Quiz
-from tests.courseapp.factories import choice_question, course_spec, make_course, quiz_spec
+from tests.courseapp.factories import choice_question, course_spec, make_course, quiz_spec, write_spec
 
 pytestmark = pytest.mark.django_db
 
@@ -51,20 +52,20 @@ def test_unpublished_pinned_questions_are_not_drawn(employee):
 
 def test_course_format_reads_and_writes_pinned(tmp_path):
     spec = pinned_spec()
-    write_course_folder(spec, tmp_path / "c")
+    write_spec(spec, tmp_path / "c")
     text = (tmp_path / "c/lessons/m1-l1/quiz.yaml").read_text()
     assert text.count("pinned: true") == 2 and "pinned: false" not in text  # optional key, written when set
     read = read_course_folder(tmp_path / "c")
-    questions = read["modules"][0]["lessons"][0]["quiz"]["questions"]
-    assert [q["slug"] for q in questions if q["pinned"]] == ["q2", "q6"]
+    questions = read.modules[0].lessons[0].quiz.questions
+    assert [q.slug for q in questions if q.pinned] == ["q2", "q6"]
     course = make_course(spec=spec)
-    services.course_export(course=course, folder=tmp_path / "again")
+    authoring.course_export(course=course, folder=tmp_path / "again")
     assert (tmp_path / "again/lessons/m1-l1/quiz.yaml").read_text() == text
 
 
 def test_reader_refuses_more_pinned_questions_than_an_attempt_draws(tmp_path):
     spec = pinned_spec(pinned=(0, 1, 2, 3), per_attempt=3)
-    write_course_folder(spec, tmp_path / "c")
+    write_spec(spec, tmp_path / "c")
     with pytest.raises(FolderError) as exc:
         read_course_folder(tmp_path / "c")
     [error] = exc.value.errors
@@ -74,7 +75,7 @@ def test_reader_refuses_more_pinned_questions_than_an_attempt_draws(tmp_path):
 
 def test_reader_refuses_a_pinned_value_that_is_not_a_boolean(tmp_path):
     spec = pinned_spec()
-    write_course_folder(spec, tmp_path / "c")
+    write_spec(spec, tmp_path / "c")
     path = tmp_path / "c/lessons/m1-l1/quiz.yaml"
     path.write_text(path.read_text().replace("pinned: true", "pinned: sometimes", 1))
     with pytest.raises(FolderError) as exc:
@@ -99,7 +100,7 @@ def test_author_pins_a_question_within_the_attempt_size(client, admin_user):
     assert not Question.objects.get(pk=fourth.pk).pinned
     # Nor may the quiz then draw fewer questions than are pinned.
     with pytest.raises(ValidationError, match="3 questions are pinned"):
-        services.quiz_update(quiz=quiz, title=quiz.title, pass_mark=70, max_attempts=0, questions_per_attempt=2,
+        authoring.quiz_update(quiz=quiz, title=quiz.title, pass_mark=70, max_attempts=0, questions_per_attempt=2,
                              prerequisites=[])
     # Unpinning works at any time.
     data.pop("pinned")

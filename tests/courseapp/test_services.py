@@ -20,7 +20,7 @@ from courseapp.models import (
 )
 from courseapp.selectors import course_outline
 from tests.courseapp.factories import make_course
-from tests.courseapp.helpers import response_for, responses
+from tests.courseapp.helpers import response_for, responses, unlock
 
 pytestmark = pytest.mark.django_db
 
@@ -61,6 +61,7 @@ def test_attempt_draws_from_the_pool_with_opaque_shuffled_keys(employee):
     quiz.questions_per_attempt, quiz.max_attempts = 2, 0
     quiz.save()
     orders, draws, all_keys = set(), set(), set()
+    unlock(employee, quiz)
     for _ in range(25):
         attempt = services.attempt_start(user=employee, quiz=quiz)
         assert len(attempt.question_ids) == 2
@@ -80,6 +81,7 @@ def test_attempt_draws_from_the_pool_with_opaque_shuffled_keys(employee):
 def test_scoring_single_multiple_numeric_and_text(employee):
     course = make_course(lessons=1)
     quiz = Quiz.objects.get(course=course)
+    unlock(employee, quiz)
     attempt = services.attempt_start(user=employee, quiz=quiz)
     by_type = {Question.objects.get(pk=qid).type: qid for qid in attempt.question_ids}
     multiple = by_type["multiple"]
@@ -110,6 +112,7 @@ def test_scoring_single_multiple_numeric_and_text(employee):
 def test_checked_answer_is_final_and_counts(employee):
     course = make_course(lessons=1)
     quiz = Quiz.objects.get(course=course)
+    unlock(employee, quiz)
     attempt = services.attempt_start(user=employee, quiz=quiz)
     first = attempt.question_ids[0]
     answer = services.attempt_answer_check(user=employee, attempt_id=attempt.pk, question_id=str(first),
@@ -142,9 +145,11 @@ def test_completing_everything_issues_one_certificate(employee):
         services.lesson_complete(user=employee, lesson=lesson)
     quizzes = list(Quiz.objects.filter(course=course))
     for quiz in quizzes[:-1]:
+        unlock(employee, quiz)
         attempt = services.attempt_start(user=employee, quiz=quiz)
         services.attempt_submit(user=employee, attempt_id=attempt.pk, responses=responses(attempt))
     assert not Certificate.objects.exists()
+    unlock(employee, quizzes[-1])
     attempt = services.attempt_start(user=employee, quiz=quizzes[-1])
     services.attempt_submit(user=employee, attempt_id=attempt.pk, responses=responses(attempt))
     certificate = Certificate.objects.get()
@@ -167,6 +172,7 @@ def test_unpublished_items_do_not_block_completion(employee):
 def open_attempt(employee):
     course = make_course(lessons=1)
     quiz = Quiz.objects.get(course=course)
+    unlock(employee, quiz)
     return services.attempt_start(user=employee, quiz=quiz)
 
 
@@ -247,6 +253,7 @@ def test_attempt_limit(employee):
     quiz = Quiz.objects.get(course=course)
     quiz.max_attempts = 2
     quiz.save()
+    unlock(employee, quiz)
     for _ in range(2):
         attempt = services.attempt_start(user=employee, quiz=quiz)
         services.attempt_submit(user=employee, attempt_id=attempt.pk, responses=responses(attempt, wrong=4))
@@ -258,6 +265,7 @@ def test_attempt_limit(employee):
 def test_submit_beyond_a_lowered_limit_is_rejected(employee):
     course = make_course(lessons=1)
     quiz = Quiz.objects.get(course=course)
+    unlock(employee, quiz)
     first = services.attempt_start(user=employee, quiz=quiz)
     services.attempt_submit(user=employee, attempt_id=first.pk, responses=responses(first, wrong=4))
     second = services.attempt_start(user=employee, quiz=quiz)
@@ -293,3 +301,22 @@ def test_lesson_visit_records_the_resume_point_at_once_and_reloads_within_a_minu
     assert progress.last_viewed_at > seen and progress.first_viewed_at <= seen
     assert Enrollment.objects.get(user=employee, course=course).last_lesson == first
     assert LessonProgress.objects.filter(user=employee).count() == 2
+
+
+def test_a_locked_lesson_or_quiz_is_refused_when_called_directly(employee):
+    course = make_course(lessons=2)
+    second = course.lessons.get(slug="m1-l2")
+    quiz = Quiz.objects.get(course=course, slug="m1-l1-quiz")
+    with pytest.raises(ValidationError, match="This lesson is locked."):
+        services.lesson_complete(user=employee, lesson=second)
+    with pytest.raises(ValidationError, match="This quiz is locked."):
+        services.attempt_start(user=employee, quiz=quiz)
+    assert not LessonProgress.objects.filter(user=employee).exists()
+    assert not Attempt.objects.filter(user=employee).exists()
+    services.lesson_complete(user=employee, lesson=course.lessons.get(slug="m1-l1"))
+    assert services.attempt_start(user=employee, quiz=quiz).number == 1
+
+
+def test_an_admin_previewing_a_course_is_never_locked(admin_user):
+    course = make_course(lessons=2)
+    assert services.lesson_complete(user=admin_user, lesson=course.lessons.get(slug="m1-l2")).completed_at

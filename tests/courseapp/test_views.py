@@ -3,10 +3,10 @@ import re
 import pytest
 from django.urls import reverse
 
-from courseapp import services
+from courseapp import authoring, services
 from courseapp.models import Attempt, AttemptStatus, Certificate, Choice, Course, Lesson, LessonProgress, Quiz
 from tests.courseapp.factories import make_course
-from tests.courseapp.helpers import response_for, responses
+from tests.courseapp.helpers import response_for, responses, unlock
 
 pytestmark = pytest.mark.django_db
 HX = {"HTTP_HX_REQUEST": "true"}
@@ -46,6 +46,18 @@ def test_locked_lesson_explains_why(client, learner):
     assert "English body" not in page
     response = client.post(f"/learn/{course.slug}/lessons/m1-l2/complete/")
     assert response.status_code == 302 and not LessonProgress.objects.filter(completed_at__isnull=False).exists()
+
+
+def test_locked_items_are_refused_with_the_services_message_in_the_page_language(client, learner):
+    course = make_course(lessons=2)
+    lesson_url, quiz_url = f"/learn/{course.slug}/lessons/m1-l2/", f"/learn/{course.slug}/quizzes/m1-l1-quiz/"
+    page = client.post(f"{lesson_url}complete/", follow=True).content.decode()
+    assert "This lesson is locked." in page
+    assert "This quiz is locked." in client.post(f"{quiz_url}start/", follow=True).content.decode()
+    client.post("/i18n/setlang/", {"language": "zh-hans", "next": lesson_url})
+    assert "该课时尚未解锁。" in client.post(f"{lesson_url}complete/", follow=True).content.decode()
+    assert "该测验尚未解锁。" in client.post(f"{quiz_url}start/", follow=True).content.decode()
+    assert not Attempt.objects.exists() and not LessonProgress.objects.filter(completed_at__isnull=False).exists()
 
 
 def test_mark_complete_moves_on_and_resume_follows(client, learner):
@@ -125,6 +137,7 @@ def test_tampered_submit_gets_a_clear_error(client, learner):
 
 def test_other_users_attempt_is_404(client, learner, manager):
     course = make_course(lessons=1)
+    unlock(manager, Quiz.objects.get(course=course))
     attempt = services.attempt_start(user=manager, quiz=Quiz.objects.get(course=course))
     assert client.get(f"/learn/attempts/{attempt.pk}/").status_code == 404
 
@@ -193,7 +206,7 @@ def test_script_in_a_question_renders_inert(client, employee):
     course = make_course(lessons=1)
     quiz = Quiz.objects.get(course=course)
     question = quiz.questions.get(type="single")
-    services.question_update(
+    authoring.question_update(
         question=question, prompt={"en": EVIL, "zh-Hans": EVIL}, explanation={"en": EVIL, "zh-Hans": EVIL}, points=1,
         choices=[{"text": {"en": '<img src=x onerror="alert(5)">', "zh-Hans": ""}, "correct": True,
                   "explanation": {"en": "<script>alert(6)</script>", "zh-Hans": ""}},
@@ -229,6 +242,7 @@ def test_queries_do_not_grow_with_course_size(client, employee, django_assert_ma
         first = Lesson.objects.filter(course=course).order_by("module__position", "position").first()
         services.lesson_complete(user=employee, lesson=first)
         for quiz in Quiz.objects.filter(course=course)[:2]:
+            unlock(employee, quiz)
             attempt = services.attempt_start(user=employee, quiz=quiz)
             services.attempt_submit(user=employee, attempt_id=attempt.pk, responses=responses(attempt))
         url = {"course": f"/learn/{course.slug}/", "lesson": f"/learn/{course.slug}/lessons/{first.slug}/",

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from courseapp.authoring import course_export
 from courseapp.models import Course
-from courseapp.services import course_export
 
 
 class Command(BaseCommand):

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from courseapp.folder import FolderError
-from courseapp.services import course_import
+from courseapp.authoring import course_import
+from courseapp.course_format.spec import FolderError
 
 
 class Command(BaseCommand):

@@ -236,7 +236,7 @@ async def test_a_running_stream_is_saved_as_it_goes(model_worker):
     RUNNING, its row already holds the tokens up to the last checkpoint."""
     from asgiref.sync import sync_to_async
 
-    from playground import worker
+    from playground import worker_generation as worker
 
     cookie, user = await login_cookie()
     comm = await connect(cookie)

@@ -183,7 +183,7 @@ CACHES = {
 }
 CACHES["template_fragments"] = CACHES["local"]
 if REDIS_URL:
-    CACHES["default"] = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+    CACHES["default"] = {"BACKEND": "core.redis_cache.SharedRedisCache", "LOCATION": REDIS_URL,
                          "KEY_PREFIX": "llm-academy"}
 # Course pages keep the course row in the shared cache this long (courseapp.selectors.
 # course_get); saves through the site clear it at once. Off in the embedded default, whose

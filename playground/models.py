@@ -10,6 +10,7 @@ from django.utils.translation import pgettext_lazy
 class ModelKind(models.TextChoices):
     CAUSAL_LM = "causal_lm", _("Causal language model")
     ENCODER = "encoder", _("Encoder")
+    ENDPOINT = "endpoint", _("OpenAI-compatible endpoint")
 
 
 class ModelEntry(models.Model):
@@ -59,6 +60,16 @@ FINISH_REASONS = {
     "stopped": _("stopped"),
     "no_worker": _("no model worker answered"),
     "worker_lost": _("the model worker stopped"),
+    # An OpenAI-compatible endpoint's failures (the run's error field has the whole sentence).
+    "endpoint_down": _("the endpoint could not be reached"),
+    "endpoint_timeout": _("the endpoint timed out"),
+    "endpoint_rate_limited": _("the endpoint's rate limit"),
+    "endpoint_auth": _("the endpoint refused the API key"),
+    "endpoint_no_key": _("the endpoint's API key is missing"),
+    "endpoint_cut": _("the endpoint cut the stream"),
+    "endpoint_error": _("the endpoint answered with an error"),
+    "endpoint_model_missing": _("the endpoint does not serve this model"),
+    "endpoint_bad_reply": _("the endpoint's reply was not understood"),
 }
 
 
@@ -124,3 +135,37 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.worker_id})"
+
+
+class ModelEndpoint(models.Model):
+    """How to reach a model of kind "endpoint": an OpenAI-compatible server (vLLM, SGLang,
+    TGI, llama.cpp's server) that streams it. The API key is never stored: only where to
+    read it (an environment variable's name or a secret file's path), read at each request.
+    """
+
+    entry = models.OneToOneField(ModelEntry, on_delete=models.CASCADE, related_name="endpoint")
+    base_url = models.URLField(_("base URL"), max_length=500,
+                               help_text=_("Up to and including /v1, e.g. http://gpu-host:8000/v1"))
+    served_model = models.CharField(_("served model name"), max_length=200,
+                                    help_text=_("The name the server knows the model by (its /v1/models list)."))
+    api_key_env = models.CharField(_("API key: environment variable"), max_length=100, blank=True,
+                                   help_text=_("The NAME of a variable that holds the key, e.g. VLLM_API_KEY."))
+    api_key_file = models.CharField(_("API key: secret file"), max_length=500, blank=True,
+                                    help_text=_("Or the path of a file that holds the key."))
+    timeout_seconds = models.FloatField(_("timeout (seconds)"), default=30.0,
+                                        help_text=_("Longest wait to connect, and between two streamed tokens."))
+    max_tokens = models.PositiveIntegerField(_("max new tokens"), default=512)
+    max_concurrency = models.PositiveIntegerField(_("concurrent generations"), default=8,
+                                                  help_text=_("Per web process; more are refused as busy."))
+    supports_logprobs = models.BooleanField(_("gives logprobs and top-5 alternatives"), default=True)
+    supports_chat = models.BooleanField(_("has a chat API (/chat/completions)"), default=True)
+    tokenize_path = models.CharField(
+        _("tokenize route"), max_length=100, blank=True,
+        help_text=_("A path under the server's root that tokenizes text, e.g. /tokenize (vLLM) or "
+                    "/extras/tokenize (llama.cpp); empty if none."))
+
+    class Meta:
+        verbose_name = _("endpoint")
+
+    def __str__(self):
+        return f"{self.served_model} @ {self.base_url}"

@@ -5,9 +5,10 @@ from accounts.models import Role
 from core import policy
 from core.permissions import role_required
 
+from .endpoint_stream import unavailable_notice
 from .models import PlaygroundRun
 from .params import MODES, PARAMS, ParamError, validate_start
-from .selectors import causal_models_usable_by, models_usable_by, run_visible_to, runs_for_user
+from .selectors import causal_models_usable_by, model_is_endpoint, models_usable_by, run_visible_to, runs_for_user
 
 VIEWS = ("generation", "probabilities", "attention")
 
@@ -65,7 +66,9 @@ def run_detail(request, public_id):
     run = get_object_or_404(PlaygroundRun.objects.select_related("user"), public_id=public_id)
     if not run_visible_to(user=request.user, run=run):
         raise PermissionDenied
+    is_endpoint = model_is_endpoint(name=run.model_name)
     return render(request, "playground/run.html", {
         "run": run, "is_owner": run.user_id == request.user.pk,
+        "is_endpoint": is_endpoint, "endpoint_notice": unavailable_notice() if is_endpoint else "",
         # A manager reads an employee's run, but their fine-tune stays theirs to use.
         "can_use_model": policy.may_use_model(request.user, run.model_name)})

@@ -42,15 +42,20 @@ window.LLMTokens = (() => {
     code.textContent = visible(tok.text);
     // The token's text goes where "%(token)s" is, as a <code> element.
     const [before, after] = gettext("Token %(token)s (id %(id)s): model probability %(p)s").split("%(token)s");
-    title.append(before, code, interpolate(after, { id: tok.id, p: pct(tok.p) }, true));
-    if (tok.p_sample !== undefined && Math.abs(tok.p_sample - tok.p) > 0.0005) {
+    // An endpoint's token has no id of ours (null) and may come without logprobs (p null).
+    const given = tok.p !== null && tok.p !== undefined;
+    title.append(before, code, interpolate(after, { id: tok.id ?? "–", p: given ? pct(tok.p) : gettext("not given") }, true));
+    if (tok.p_sample === null) {
+      title.append(" ", gettext("(An inference endpoint samples on its own server, so the probability after temperature/top-k/top-p is not known here.)"));
+    } else if (tok.p_sample !== undefined && Math.abs(tok.p_sample - tok.p) > 0.0005) {
       title.append(interpolate(gettext(", %(p)s after temperature/top-k/top-p"), { p: pct(tok.p_sample) }, true));
     }
     const list = document.createElement("ol");
     list.className = "alternatives";
     for (const alt of tok.top || []) {
       const li = document.createElement("li");
-      if (alt.id === tok.id) li.className = "chosen";
+      const chosen = tok.id === null || tok.id === undefined ? alt.text === tok.text : alt.id === tok.id;
+      if (chosen) li.className = "chosen";
       const label = document.createElement("code");
       label.textContent = visible(alt.text);
       const bar = document.createElement("span");
@@ -61,13 +66,14 @@ window.LLMTokens = (() => {
       bar.append(fill);
       const value = document.createElement("span");
       value.className = "bar-value";
-      value.textContent = pct(alt.p) + (alt.id === tok.id ? " ✓ " + gettext("chosen") : "");
+      value.textContent = pct(alt.p) + (chosen ? " ✓ " + gettext("chosen") : "");
       li.append(label, bar, value);
       list.append(li);
     }
     const heading = document.createElement("p");
     heading.className = "muted";
-    heading.textContent = gettext("Top alternatives:");
+    heading.textContent = (tok.top || []).length ? gettext("Top alternatives:")
+      : gettext("No alternatives: this endpoint does not give logprobs.");
     panel.replaceChildren(title, heading, list);
   }
 

@@ -1,0 +1,207 @@
+"""Models served by an OpenAI-compatible endpoint, streamed through our socket, against
+llama.cpp's real server (tests/llama_server.py) serving SmolLM2's GGUF."""
+
+import asyncio
+import time
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.test import Client
+
+from playground.endpoints import EndpointConfig, complete
+from playground.models import PlaygroundRun, RunStatus
+from playground.services import model_register_endpoint
+from tests.llama_server import SERVED_MODEL, start_llama_server
+from tests.playground.helpers import collect, connect, login_cookie
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+ENDPOINT = "smollm2-endpoint"
+KEY_VAR = "LLM_TEST_ENDPOINT_KEY"
+
+
+def register(server, *, name=ENDPOINT, key_var=KEY_VAR, **extra):
+    return model_register_endpoint(name=name, display_name="SmolLM2 (llama.cpp)", base_url=server.base_url,
+                                   served_model=SERVED_MODEL, api_key_env=key_var, **extra)
+
+
+@pytest.fixture
+def endpoint(llama_server, monkeypatch):
+    monkeypatch.setenv(KEY_VAR, llama_server.api_key)
+    register(llama_server)
+    return EndpointConfig(name=ENDPOINT, base_url=llama_server.base_url, served_model=SERVED_MODEL,
+                          api_key_env=KEY_VAR)
+
+
+async def start(comm, *, prompt="The three primary colours are", mode="completion", model=ENDPOINT, **params):
+    params = {"temperature": 0, "max_new_tokens": 12, **params}
+    await comm.send_json_to({"type": "start", "model": model, "mode": mode, "prompt": prompt, "params": params})
+
+
+async def run_row(public_id) -> PlaygroundRun:
+    return await PlaygroundRun.objects.aget(public_id=public_id)
+
+
+async def test_streams_tokens_with_the_endpoints_probabilities_and_saves_the_run(endpoint):
+    comm = await connect((await login_cookie())[0])
+    await start(comm, max_new_tokens=10)
+    started, tokens, done = await collect(comm)
+    assert started["notice"] and "attention" in started["notice"]  # the page says what an endpoint lacks
+    assert done["type"] == "done" and done["finish_reason"] in ("length", "stop_token")
+    assert 1 <= len(tokens) <= 10 and [t["index"] for t in tokens] == list(range(len(tokens)))
+    for token in tokens:
+        assert 0 < token["p"] <= 1 and token["p_sample"] is None
+        assert 1 <= len(token["top"]) <= 5
+        assert sum(alt["p"] for alt in token["top"]) <= 1 + 1e-6
+        assert [alt["p"] for alt in token["top"]] == sorted((alt["p"] for alt in token["top"]), reverse=True)
+    # Greedy: the chosen token is the most likely one, with the same probability.
+    assert all(abs(t["top"][0]["p"] - t["p"]) < 1e-6 for t in tokens)
+    run = await run_row(done["run"])
+    assert run.status == RunStatus.DONE and run.model_name == ENDPOINT and run.device == "endpoint"
+    assert run.output == done["text"] == "".join(t["text"] for t in tokens)
+    assert run.completion_tokens == len(tokens) and len(run.tokens) == len(tokens)
+    assert run.prompt_tokens > 0  # from the endpoint's usage
+    await comm.disconnect()
+
+
+@pytest.mark.parametrize("mode", ["completion", "chat"])
+async def test_greedy_stream_equals_the_servers_own_non_streamed_answer(endpoint, mode):
+    prompt = "Name three colours." if mode == "chat" else "Once upon a time"
+    params = {"temperature": 0, "max_new_tokens": 24, "top_k": 50, "top_p": 1.0, "repetition_penalty": 1.0,
+              "seed": None}
+    reference = await complete(endpoint, mode=mode, prompt=prompt, params=params)
+    comm = await connect((await login_cookie())[0])
+    await start(comm, prompt=prompt, mode=mode, **params)
+    _, tokens, done = await collect(comm)
+    assert done["type"] == "done", done
+    assert done["text"] == reference["text"] and reference["text"].strip()
+    assert done["finish_reason"] == reference["finish_reason"]
+    await comm.disconnect()
+
+
+async def test_stop_ends_the_run_and_cancels_the_upstream_request(endpoint, llama_server):
+    comm = await connect((await login_cookie())[0])
+    await start(comm, prompt="Write a long story about a lighthouse keeper.", mode="chat", max_new_tokens=400)
+    seen = 0
+    while seen < 3:
+        event = await comm.receive_json_from(timeout=60)
+        seen += event["type"] == "token"
+    log_before = llama_server.log().count("Disconnected from client")
+    stopped_at = time.monotonic()
+    await comm.send_json_to({"type": "stop"})
+    _, _, done = await collect(comm)
+    assert done["type"] == "done" and done["finish_reason"] == "stopped"
+    assert time.monotonic() - stopped_at < 2
+    run = await run_row(done["run"])
+    assert run.status == RunStatus.STOPPED and run.completion_tokens >= 3 and run.output
+    # Server side: the server saw the client go and stopped generating for it.
+    deadline = time.monotonic() + 10
+    while llama_server.log().count("Disconnected from client") <= log_before and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    assert llama_server.log().count("Disconnected from client") > log_before
+    # …and it is free at once: a short request is not queued behind 400 tokens.
+    began = time.monotonic()
+    await complete(endpoint, mode="completion", prompt="Hi", params={"temperature": 0, "max_new_tokens": 2})
+    assert time.monotonic() - began < 5
+    await comm.disconnect()
+
+
+async def test_a_wrong_key_is_a_clear_error_in_the_pages_language(llama_server, monkeypatch):
+    monkeypatch.setenv(KEY_VAR, "not-the-key")
+    await sync_to_async(register)(llama_server)
+    cookie, _user = await login_cookie()
+    comm = await connect(cookie + b"; django_language=zh-hans")
+    await start(comm)
+    _, tokens, error = await collect(comm)
+    assert error["type"] == "error" and error["code"] == "endpoint_auth" and not tokens
+    assert "API" in error["message"] and "密钥" in error["message"]  # Chinese, with the status
+    run = await PlaygroundRun.objects.aget()
+    assert run.status == RunStatus.ERROR and run.finish_reason == "endpoint_auth"
+    # A missing variable says which one, and the key never appears anywhere.
+    monkeypatch.delenv(KEY_VAR)
+    await start(comm)
+    _, _, error = await collect(comm)
+    assert error["code"] == "endpoint_no_key" and KEY_VAR in error["message"]
+    await comm.disconnect()
+
+
+async def test_a_server_killed_mid_stream_gives_a_clear_error_and_a_saved_partial_run(
+        llama_server, tmp_path, monkeypatch):
+    doomed = await sync_to_async(start_llama_server)(tmp_path)
+    try:
+        monkeypatch.setenv("LLM_TEST_DOOMED_KEY", doomed.api_key)
+        monkeypatch.setenv(KEY_VAR, llama_server.api_key)
+        await sync_to_async(register)(doomed, name="doomed", key_var="LLM_TEST_DOOMED_KEY")
+        await sync_to_async(register)(llama_server)
+        comm = await connect((await login_cookie())[0])
+        await start(comm, model="doomed", prompt="Write a long story about a lighthouse keeper.", mode="chat",
+                    max_new_tokens=400)
+        seen = 0
+        while seen < 3:
+            event = await comm.receive_json_from(timeout=60)
+            seen += event["type"] == "token"
+        doomed.proc.kill()  # kill -9
+        _, more, error = await collect(comm, timeout=30)
+        assert error["type"] == "error" and error["code"] in ("endpoint_cut", "endpoint_down")
+        assert "saved" in error["message"]
+        run = await PlaygroundRun.objects.aget(model_name="doomed")
+        assert run.status == RunStatus.ERROR and run.finish_reason == error["code"]
+        assert run.completion_tokens >= seen and run.output and len(run.tokens) == run.completion_tokens
+        # The socket and the other models keep serving.
+        await start(comm, max_new_tokens=3)
+        _, _, done = await collect(comm)
+        assert done["type"] == "done"
+        await comm.disconnect()
+    finally:
+        doomed.stop()
+
+
+async def test_a_chinese_prompt_round_trips_unchanged_through_the_run_page(endpoint):
+    prompt = "请用一句话解释什么是大语言模型。"
+    cookie, user = await login_cookie()
+    comm = await connect(cookie + b"; django_language=zh-hans")
+    await start(comm, prompt=prompt, mode="chat", max_new_tokens=24)
+    started, tokens, done = await collect(comm)
+    assert done["type"] == "done" and tokens
+    assert "注意力" in started["notice"]  # the notice in the page's language
+    run = await run_row(done["run"])
+    assert run.prompt == prompt and run.output == done["text"]
+
+    def page():
+        client = Client()
+        client.force_login(user)
+        client.cookies["django_language"] = "zh-hans"
+        return client.get(run.get_absolute_url()).content.decode()
+
+    html = await sync_to_async(page)()
+    assert prompt in html
+    await comm.disconnect()
+
+
+async def test_an_endpoint_that_is_down_or_silent_fails_fast_and_clearly():
+    import socket
+
+    from tests.processes import free_port
+
+    await sync_to_async(model_register_endpoint)(
+        name="nowhere", display_name="Nowhere", base_url=f"http://127.0.0.1:{free_port()}/v1", served_model="x")
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(4)  # accepts connections, never answers
+    await sync_to_async(model_register_endpoint)(
+        name="silent", display_name="Silent", base_url=f"http://127.0.0.1:{silent.getsockname()[1]}/v1",
+        served_model="x", timeout_seconds=1)
+    try:
+        comm = await connect((await login_cookie())[0])
+        await start(comm, model="nowhere")
+        _, _, error = await collect(comm, timeout=10)
+        assert error["code"] == "endpoint_down"
+        began = time.monotonic()
+        await start(comm, model="silent")
+        _, _, error = await collect(comm, timeout=10)
+        assert error["code"] == "endpoint_timeout" and time.monotonic() - began < 5
+        statuses = {r.model_name: (r.status, r.finish_reason) async for r in PlaygroundRun.objects.all()}
+        assert statuses == {"nowhere": (RunStatus.ERROR, "endpoint_down"), "silent": (RunStatus.ERROR, "endpoint_timeout")}
+        await comm.disconnect()
+    finally:
+        silent.close()

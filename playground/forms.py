@@ -27,9 +27,6 @@ class EndpointRegisterForm(forms.ModelForm):
 
     class Meta:
         model = ModelEndpoint
-        # Inference servers inside a company network often speak plain http.
-        formfield_callback = staticmethod(
-            lambda field, **kw: field.formfield(**({"assume_scheme": "http"} if field.name == "base_url" else {}), **kw))
         fields = ["base_url", "served_model", "api_key_env", "api_key_file", "timeout_seconds", "max_tokens",
                   "max_concurrency", "supports_logprobs", "supports_chat", "tokenize_path"]
 

@@ -1,6 +1,8 @@
 import uuid
+from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -137,6 +139,22 @@ class WorkerHeartbeat(models.Model):
         return f"{self.name} ({self.worker_id})"
 
 
+def validate_base_url(value: str) -> None:
+    """http(s), a host (a bare name like `vllm` is fine inside a network), no credentials."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in value):
+        raise ValidationError(_("Enter a URL such as http://gpu-host:8000/v1."), code="invalid")
+    if parts.username or parts.password:
+        raise ValidationError(_("Leave credentials out of the URL: name the API key's variable or file below."),
+                              code="credentials")
+    if parts.query or parts.fragment:
+        raise ValidationError(_("The base URL takes no query string."), code="invalid")
+    try:
+        parts.port  # noqa: B018  (raises on a port that is not a number)
+    except ValueError:
+        raise ValidationError(_("Enter a URL such as http://gpu-host:8000/v1."), code="invalid") from None
+
+
 class ModelEndpoint(models.Model):
     """How to reach a model of kind "endpoint": an OpenAI-compatible server (vLLM, SGLang,
     TGI, llama.cpp's server) that streams it. The API key is never stored: only where to
@@ -144,8 +162,8 @@ class ModelEndpoint(models.Model):
     """
 
     entry = models.OneToOneField(ModelEntry, on_delete=models.CASCADE, related_name="endpoint")
-    base_url = models.URLField(_("base URL"), max_length=500,
-                               help_text=_("Up to and including /v1, e.g. http://gpu-host:8000/v1"))
+    base_url = models.CharField(_("base URL"), max_length=500, validators=[validate_base_url],
+                                help_text=_("Up to and including /v1, e.g. http://gpu-host:8000/v1"))
     served_model = models.CharField(_("served model name"), max_length=200,
                                     help_text=_("The name the server knows the model by (its /v1/models list)."))
     api_key_env = models.CharField(_("API key: environment variable"), max_length=100, blank=True,

@@ -96,6 +96,8 @@ class EndpointGeneration:
         self.config, self.run_id, self.stream, self.clean = config, run_id, stream, clean
         self.language, self.deliver = language, deliver
         self.tokens: list[dict] = []
+        self.prompt_count = 0
+        self.first_at: float | None = None
         self.stopped = asyncio.Event()
         self.task: asyncio.Task | None = None
 
@@ -144,10 +146,14 @@ class EndpointGeneration:
                 prompt_tokens = await tokenize(self.config, self.clean["prompt"])
         except EndpointError:
             prompt_tokens = []  # the token view is a nicety; the generation says what is wrong
+        # The count is kept for the run when the stream reports no usage (llama.cpp's does not).
+        self.prompt_count = len(prompt_tokens)
         with translation.override(self.language):
             notice = unavailable_notice()
         await self._send({"type": "gen.started", "worker_channel": None, "worker": self.config.host,
-                          "prompt_tokens": prompt_tokens, "notice": notice})
+                          # pieces only when the server gives them (vLLM); ids alone show nothing useful
+                          "prompt_tokens": prompt_tokens if all(t["text"] for t in prompt_tokens) else [],
+                          "notice": notice})
         reader = asyncio.create_task(self._read(submitted))
         stopper = asyncio.create_task(self.stopped.wait())
         await asyncio.wait({reader, stopper}, return_when=asyncio.FIRST_COMPLETED)
@@ -167,7 +173,6 @@ class EndpointGeneration:
         await self._finish(finish_reason, usage, submitted)
 
     async def _read(self, submitted: float) -> tuple[str, dict]:
-        self.first_at = None
         checkpoint_at = time.monotonic()
         stream = stream_completion(self.config, mode=self.clean["mode"], prompt=self.clean["prompt"],
                                    params=self.clean["params"])
@@ -188,12 +193,12 @@ class EndpointGeneration:
 
     async def _finish(self, finish_reason: str, usage: dict, submitted: float) -> None:
         end = time.perf_counter()
-        first = getattr(self, "first_at", None)
+        first = self.first_at
         decode = end - first if first else 0.0
         done = {
             "type": "gen.done",
             "finish_reason": finish_reason,
-            "prompt_tokens": int(usage.get("prompt_tokens") or 0),
+            "prompt_tokens": int(usage.get("prompt_tokens") or self.prompt_count),
             "completion_tokens": len(self.tokens),
             "text": "".join(t["text"] for t in self.tokens),
             "queue_seconds": 0.0,

@@ -6,8 +6,10 @@ import json
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.core.exceptions import ValidationError
 from django.test import AsyncClient
 from django.urls import reverse
+from django.utils import translation
 
 from accounts.models import Role
 from playground.endpoints import EndpointConfig, EndpointError, read_api_key
@@ -68,9 +70,9 @@ def test_the_endpoint_form_errors_come_in_chinese(client, admin_user):
 @pytest.mark.django_db
 def test_an_endpoint_cannot_take_the_name_of_a_local_model(admin_user):
     ModelEntry.objects.create(name="local", display_name="Local", kind=ModelKind.CAUSAL_LM, source="/x")
-    with pytest.raises(Exception) as excinfo:
+    with translation.override("en"), pytest.raises(ValidationError) as excinfo:
         model_register_endpoint(name="local", display_name="L", base_url="http://h/v1", served_model="m")
-    assert "local weights" in str(excinfo.value)
+    assert "local weights" in excinfo.value.message_dict["name"][0]
     assert not ModelEndpoint.objects.exists()
 
 

@@ -220,3 +220,29 @@ async def test_an_endpoint_that_is_down_or_silent_fails_fast_and_clearly():
         await comm.disconnect()
     finally:
         silent.close()
+
+
+async def test_a_rate_limited_endpoint_says_when_to_retry():
+    # llama.cpp's server has no rate limit; a real HTTP server on a real socket answers
+    # 429 the way vLLM behind a gateway does.
+    async def answer_429(reader, writer):
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 7\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 2\r\nConnection: close\r\n\r\n{}")
+        await writer.drain()
+        writer.close()
+
+    gateway = await asyncio.start_server(answer_429, "127.0.0.1", 0)
+    port = gateway.sockets[0].getsockname()[1]
+    await sync_to_async(model_register_endpoint)(name="limited", display_name="Limited",
+                                                 base_url=f"http://127.0.0.1:{port}/v1", served_model="x")
+    try:
+        comm = await connect((await login_cookie())[0])
+        await start(comm, model="limited")
+        _, _, error = await collect(comm, timeout=10)
+        assert error["code"] == "endpoint_rate_limited" and "7" in error["message"]
+        run = await PlaygroundRun.objects.aget(model_name="limited")
+        assert run.status == RunStatus.ERROR and "7" in run.error
+        await comm.disconnect()
+    finally:
+        gateway.close()

@@ -114,3 +114,17 @@ async def test_health_reports_each_endpoints_state_without_secrets(monkeypatch):
     (endpoint,) = json.loads(detail)["endpoints"]["endpoints"]
     assert endpoint["name"] == "gone" and endpoint["state"] == "down"
     assert "hunter2" not in detail and "hunter2" not in public
+
+
+@pytest.mark.django_db
+def test_the_compare_page_puts_smollm2_beside_an_endpoint_model(client, employee):
+    ModelEntry.objects.create(name="smollm2-135m-instruct", display_name="SmolLM2", kind=ModelKind.CAUSAL_LM,
+                              source="/x", is_builtin=True)
+    model_register_endpoint(name="big-model", display_name="Big model", base_url="http://gpu-7:8000/v1",
+                            served_model="qwen")
+    client.force_login(employee)
+    page = client.get(reverse("playground:compare"))
+    assert page.context["chosen"] == {"a": "smollm2-135m-instruct", "b": "big-model"}
+    # A model the employee may not use is never preselected.
+    page = client.get(reverse("playground:compare"), {"a": "ft-1-someone-else", "b": "smollm2-135m-instruct"})
+    assert page.context["chosen"] == {"a": "smollm2-135m-instruct", "b": "smollm2-135m-instruct"}

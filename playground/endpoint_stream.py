@@ -54,7 +54,8 @@ class _Process:
     async def enter(self) -> None:
         self.active += 1
         await database_sync_to_async(worker_beat)(worker_id=self.worker_id, name=self.name)
-        if self.beating is None or self.beating.done():
+        # A task of another event loop (a test's, now closed) never finishes: start anew.
+        if self.beating is None or self.beating.done() or self.beating.get_loop() is not asyncio.get_running_loop():
             self.beating = asyncio.create_task(self._beat())
 
     def leave(self) -> None:

@@ -17,6 +17,7 @@ from playground.models import ModelEndpoint, ModelEntry, ModelKind
 from playground.selectors import endpoint_config, model_spec_by_name, model_specs_enabled
 from playground.services import model_register_endpoint
 from tests.factories import make_user
+from tests.playground.helpers import close_orm_thread  # noqa: F401  (a fixture)
 from tests.processes import free_port
 
 FORM = {"form": "endpoint", "name": "big-model", "display_name": "Big model", "base_url": "http://gpu-7:8000/v1/",
@@ -100,6 +101,7 @@ def test_the_key_comes_from_the_variable_or_the_file(tmp_path, monkeypatch):
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("close_orm_thread")
 async def test_health_reports_each_endpoints_state_without_secrets(monkeypatch):
     monkeypatch.setenv("LLM_TEST_HEALTH_KEY", "hunter2-secret")
     await sync_to_async(model_register_endpoint)(

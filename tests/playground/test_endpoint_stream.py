@@ -8,13 +8,14 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.test import Client
 
+from playground import client
 from playground.endpoints import EndpointConfig, complete
 from playground.models import PlaygroundRun, RunStatus
-from playground.services import model_register_endpoint
+from playground.services import model_register_endpoint, runs_fail_orphaned
 from tests.llama_server import SERVED_MODEL, start_llama_server
-from tests.playground.helpers import collect, connect, login_cookie
+from tests.playground.helpers import close_orm_thread, collect, connect, login_cookie  # noqa: F401  (a fixture)
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.usefixtures("close_orm_thread")]
 
 ENDPOINT = "smollm2-endpoint"
 KEY_VAR = "LLM_TEST_ENDPOINT_KEY"
@@ -96,11 +97,19 @@ async def test_greedy_stream_equals_the_servers_own_non_streamed_answer(endpoint
 
 async def test_stop_ends_the_run_and_cancels_the_upstream_request(endpoint, llama_server):
     comm = await connect((await login_cookie())[0])
+    began = time.monotonic()
     await start(comm, prompt="Write a long story about a lighthouse keeper.", mode="chat", max_new_tokens=400)
     seen = 0
     while seen < 3:
         event = await comm.receive_json_from(timeout=60)
         seen += event["type"] == "token"
+        if event["type"] == "started":
+            public_id = event["run"]
+    # Past the heartbeat's stale time, the sweep that fails dead workers' runs leaves this
+    # one alone: the web process beats for the endpoint runs it streams.
+    await asyncio.sleep(max(0.0, client.HEARTBEAT_STALE + 1 - (time.monotonic() - began)))
+    assert await sync_to_async(runs_fail_orphaned)() == 0
+    assert (await run_row(public_id)).status == RunStatus.RUNNING
     log_before = llama_server.log().count("Disconnected from client")
     stopped_at = time.monotonic()
     await comm.send_json_to({"type": "stop"})

@@ -1,4 +1,5 @@
 from django import forms
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from .models import ModelEndpoint, ModelEntry
@@ -19,11 +20,11 @@ class ModelRegisterForm(forms.ModelForm):
 class EndpointRegisterForm(forms.ModelForm):
     """An OpenAI-compatible endpoint as a model (vLLM, SGLang, TGI, llama.cpp's server)."""
 
-    name = forms.SlugField(label=_("name"), max_length=100,
+    name = forms.SlugField(label=capfirst(_("name")), max_length=100,
                            help_text=_("Short id used in links and presets, e.g. qwen-7b."))
-    display_name = forms.CharField(label=_("display name"), max_length=200)
-    enabled = forms.BooleanField(label=_("enabled"), required=False, initial=True)
-    notes = forms.CharField(label=_("notes"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    display_name = forms.CharField(label=capfirst(_("display name")), max_length=200)
+    enabled = forms.BooleanField(label=capfirst(_("enabled")), required=False, initial=True)
+    notes = forms.CharField(label=capfirst(_("notes")), required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
     class Meta:
         model = ModelEndpoint

@@ -34,7 +34,7 @@ class ModelEntry(models.Model):
     adapter = models.CharField(
         _("adapter"), max_length=500, blank=True, help_text=_("A peft adapter folder applied on top of the base model.")
     )
-    notes = models.TextField(blank=True)
+    notes = models.TextField(_("notes"), blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -58,6 +58,12 @@
       notice.hidden = !msg.notice;
       notice.textContent = msg.notice || "";
       current.endpoint = Boolean(msg.notice);
+      if (msg.notice && !msg.prompt_tokens.length) {
+        const li = document.createElement("li");
+        li.className = "muted";
+        li.textContent = gettext("This endpoint does not show how its tokenizer splits the prompt.");
+        promptTokens.replaceChildren(li);
+      }
     } else if (msg.type === "token") {
       const now = performance.now();
       if (current.firstAt === null) {

@@ -29,8 +29,8 @@ def test_admin_registers_an_endpoint_and_an_employee_streams_from_it_in_chinese(
     login(page, admin.username)
     page.goto("/curation/")
     form = page.locator("form").filter(has=page.locator("input[name=form][value=endpoint]"))
-    form.get_by_label("name", exact=True).fill("smollm2-llama")
-    form.get_by_label("display name").fill("SmolLM2 on llama.cpp")
+    form.get_by_label("Name", exact=True).fill("smollm2-llama")
+    form.get_by_label("Display name").fill("SmolLM2 on llama.cpp")
     form.get_by_label("base URL").fill(llama_server.base_url)
     form.get_by_label("served model name").fill(SERVED_MODEL)
     # A key pasted where its variable's name goes is refused, with the reason.
@@ -44,14 +44,17 @@ def test_admin_registers_an_endpoint_and_an_employee_streams_from_it_in_chinese(
     form.get_by_role("button", name="Register endpoint").click()
     expect(page.locator(".messages")).to_contain_text("smollm2-llama")
     page.screenshot(path=str(SHOTS / "curation-endpoint.png"), full_page=True)
+    page.get_by_label("Language").select_option("zh-hans")
+    expect(page.locator("main")).to_contain_text("添加 OpenAI 兼容端点")
+    page.screenshot(path=str(SHOTS / "curation-endpoint-zh.png"), full_page=True)
     entry = ModelEntry.objects.get(name="smollm2-llama")
     assert entry.endpoint.api_key_file == str(secret) and llama_server.api_key not in page.content()
 
     employee = make_user(Role.EMPLOYEE)
     page.context.clear_cookies()
-    page.context.add_cookies([{"name": "django_language", "value": "zh-hans", "url": page.url}])
     login(page, employee.username)
     page.goto("/playground/?model=smollm2-llama&mode=chat&temperature=0&max_new_tokens=24&view=probabilities")
+    page.get_by_label("Language").select_option("zh-hans")
     expect(page.locator("html")).to_have_attribute("lang", "zh-hans")
     page.locator("#gen-prompt").fill(PROMPT)
     page.locator("#gen-button").click()
@@ -69,6 +72,7 @@ def test_admin_registers_an_endpoint_and_an_employee_streams_from_it_in_chinese(
     page.screenshot(path=str(SHOTS / "playground-endpoint-zh.png"), full_page=True)
     run = PlaygroundRun.objects.get(user=employee)
     assert run.status == RunStatus.DONE and run.prompt == PROMPT and run.completion_tokens == tokens.count()
+    expect(page.locator("#prompt-tokens")).to_contain_text("此端点不显示")
 
     # The saved run keeps the Chinese prompt, and says why there is no attention view.
     page.locator("#run-link a").first.click()

@@ -13,7 +13,8 @@ on SmolLM2's GGUF. On a GPU host with vLLM (see docs/PERFORMANCE.md):
 Starts our real server (uvicorn, embedded, SQLite in var/bench), registers the endpoint
 (its key from the named environment variable), and for each client count runs N
 clients at once straight against the endpoint (httpx, the same request body our client
-sends) and N clients at once through our WebSocket, alternating, `--repeats` times.
+sends) and N clients at once through our WebSocket, `--repeats` times, alternating which
+goes first.
 Prints medians and the ratios the endpoint issue asks for:
   - total tokens/s through our socket ÷ total tokens/s straight from the endpoint (≥ 0.95);
   - first-token time through our socket − straight from the endpoint (≤ 50 ms).
@@ -157,9 +158,15 @@ def main():
             print(f"endpoint {base_url} model {model}; {args.tokens} tokens, greedy, {args.repeats} repeats")
             for n in args.clients:
                 direct, ours = [], []
-                for _ in range(args.repeats):
-                    direct.append(totals(asyncio.run(_gather([direct_run(config, args.tokens) for _ in range(n)]))))
-                    ours.append(totals(asyncio.run(_gather([socket_run(base, c, args.tokens) for c in cookies[:n]]))))
+                for repeat in range(args.repeats):
+                    # Alternate which path goes first, so neither always follows the other.
+                    for path in (("direct", "socket") if repeat % 2 == 0 else ("socket", "direct")):
+                        if path == "direct":
+                            runs = [direct_run(config, args.tokens) for _ in range(n)]
+                            direct.append(totals(asyncio.run(_gather(runs))))
+                        else:
+                            runs = [socket_run(base, c, args.tokens) for c in cookies[:n]]
+                            ours.append(totals(asyncio.run(_gather(runs))))
                 d_tps, o_tps = statistics.median(t for t, _ in direct), statistics.median(t for t, _ in ours)
                 d_ttft, o_ttft = statistics.median(f for _, f in direct), statistics.median(f for _, f in ours)
                 print(f"{n:>3} client(s): direct {d_tps:7.1f} tok/s, ttft {d_ttft * 1000:6.1f} ms | "

@@ -49,23 +49,31 @@ class _Process:
         self.name = f"endpoints@{socket.gethostname()}:{os.getpid()}"
         self.active = 0
         self.beating: asyncio.Task | None = None
+        self.beat_at = 0.0  # monotonic time of the last beat written
         self.in_use: dict[str, int] = {}
 
     async def enter(self) -> None:
         self.active += 1
-        await database_sync_to_async(worker_beat)(worker_id=self.worker_id, name=self.name)
         # A task of another event loop (a test's, now closed) never finishes: start anew.
-        if self.beating is None or self.beating.done() or self.beating.get_loop() is not asyncio.get_running_loop():
+        alive = not (self.beating is None or self.beating.done()
+                     or self.beating.get_loop() is not asyncio.get_running_loop())
+        if not alive or time.monotonic() - self.beat_at > client.HEARTBEAT_SECONDS:
+            await self._beat_once()  # the row must be fresh before this process claims a run
+        if not alive:
             self.beating = asyncio.create_task(self._beat())
 
     def leave(self) -> None:
         self.active -= 1
 
+    async def _beat_once(self) -> None:
+        await database_sync_to_async(worker_beat)(worker_id=self.worker_id, name=self.name)
+        self.beat_at = time.monotonic()
+
     async def _beat(self) -> None:
         while self.active > 0:
             await asyncio.sleep(client.HEARTBEAT_SECONDS)
             try:
-                await database_sync_to_async(worker_beat)(worker_id=self.worker_id, name=self.name)
+                await self._beat_once()
             except Exception:  # noqa: BLE001  (a failed beat is retried; the DB may be restarting)
                 logger.exception("endpoint heartbeat failed")
 

@@ -255,3 +255,16 @@ async def test_a_rate_limited_endpoint_says_when_to_retry():
         await comm.disconnect()
     finally:
         gateway.close()
+
+
+async def test_the_tokenizer_box_says_why_it_cannot_show_an_endpoints_tokens():
+    from tests.processes import free_port
+
+    await sync_to_async(model_register_endpoint)(
+        name="remote", display_name="Remote", base_url=f"http://127.0.0.1:{free_port()}/v1", served_model="x")
+    comm = await connect((await login_cookie())[0] + b"; django_language=zh-hans")
+    await comm.send_json_to({"type": "tokenize", "model": "remote", "text": "你好", "request_id": "t1"})
+    reply = await comm.receive_json_from(timeout=10)
+    assert reply["type"] == "error" and reply["code"] == "endpoint_no_tokenizer" and reply["request_id"] == "t1"
+    assert "分词器" in reply["message"]
+    await comm.disconnect()

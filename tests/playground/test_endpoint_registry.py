@@ -130,3 +130,15 @@ def test_the_compare_page_puts_smollm2_beside_an_endpoint_model(client, employee
     # A model the employee may not use is never preselected.
     page = client.get(reverse("playground:compare"), {"a": "ft-1-someone-else", "b": "smollm2-135m-instruct"})
     assert page.context["chosen"] == {"a": "smollm2-135m-instruct", "b": "smollm2-135m-instruct"}
+
+
+@pytest.mark.django_db
+def test_attention_says_why_an_endpoint_model_has_none(client, employee):
+    model_register_endpoint(name="big-model", display_name="Big model", base_url="http://gpu-7:8000/v1",
+                            served_model="qwen")
+    client.force_login(employee)
+    client.cookies["django_language"] = "zh-hans"
+    response = client.get(reverse("playground:attention_data"), {"model": "big-model", "text": "你好", "layer": "0"})
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "endpoint_no_attention" and "权重" in error["message"]

@@ -268,3 +268,25 @@ async def test_the_tokenizer_box_says_why_it_cannot_show_an_endpoints_tokens():
     assert reply["type"] == "error" and reply["code"] == "endpoint_no_tokenizer" and reply["request_id"] == "t1"
     assert "分词器" in reply["message"]
     await comm.disconnect()
+
+
+async def test_an_endpoint_over_its_concurrency_limit_answers_busy_and_the_first_run_goes_on(llama_server, monkeypatch):
+    monkeypatch.setenv(KEY_VAR, llama_server.api_key)
+    await sync_to_async(register)(llama_server, max_concurrency=1)
+    first = await connect((await login_cookie())[0])
+    await start(first, prompt="Write a long story about a lighthouse keeper.", mode="chat", max_new_tokens=400)
+    while (await first.receive_json_from(timeout=60))["type"] != "token":
+        pass
+    second = await connect((await login_cookie())[0])
+    await start(second)
+    _, _, error = await collect(second, timeout=10)
+    assert error["code"] == "busy"
+    await first.send_json_to({"type": "stop"})
+    _, _, done = await collect(first)
+    assert done["type"] == "done" and done["finish_reason"] == "stopped"
+    # The slot is free again.
+    await start(second, max_new_tokens=2)
+    _, _, done = await collect(second)
+    assert done["type"] == "done"
+    await first.disconnect()
+    await second.disconnect()

@@ -290,3 +290,24 @@ async def test_an_endpoint_over_its_concurrency_limit_answers_busy_and_the_first
     assert done["type"] == "done"
     await first.disconnect()
     await second.disconnect()
+
+
+async def test_closing_the_tab_cancels_the_upstream_request_and_keeps_the_run(endpoint, llama_server):
+    comm = await connect((await login_cookie())[0])
+    await start(comm, prompt="Write a long story about a lighthouse keeper.", mode="chat", max_new_tokens=400)
+    seen = 0
+    while seen < 2:
+        event = await comm.receive_json_from(timeout=60)
+        seen += event["type"] == "token"
+        if event["type"] == "started":
+            public_id = event["run"]
+    disconnects = llama_server.log().count("Disconnected from client")
+    await comm.disconnect()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        run = await run_row(public_id)
+        if run.status != RunStatus.RUNNING and llama_server.log().count("Disconnected from client") > disconnects:
+            break
+        await asyncio.sleep(0.1)
+    assert run.status == RunStatus.STOPPED and run.completion_tokens >= 2
+    assert llama_server.log().count("Disconnected from client") > disconnects

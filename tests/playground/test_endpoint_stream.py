@@ -2,8 +2,11 @@
 llama.cpp's real server (tests/llama_server.py) serving SmolLM2's GGUF."""
 
 import asyncio
+import json
+import os
 import time
 
+import httpx
 import pytest
 from asgiref.sync import sync_to_async
 from django.test import Client
@@ -311,3 +314,53 @@ async def test_closing_the_tab_cancels_the_upstream_request_and_keeps_the_run(en
         await asyncio.sleep(0.1)
     assert run.status == RunStatus.STOPPED and run.completion_tokens >= 2
     assert llama_server.log().count("Disconnected from client") > disconnects
+
+
+async def test_a_web_process_killed_mid_stream_leaves_its_run_failed_with_the_tokens_so_far(endpoint, tmp_path):
+    """The web process streams from the endpoint itself; killed (kill -9) mid-stream, its
+    heartbeat stops and the usual sweep fails the run, keeping the last checkpoint."""
+    import subprocess
+    import sys
+
+    import websockets
+
+    from tests.processes import ROOT, child_env, free_port, stop
+
+    port = free_port()
+    log = open(tmp_path / "web.log", "w")  # noqa: SIM115  (closed below)
+    web = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "config.asgi:application", "--port", str(port), "--lifespan", "on",
+         "--ws", "websockets-sansio"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        # No model worker is needed: the endpoint is streamed by the web process.
+        env=child_env(LLM_EMBEDDED_WORKER="0", ALLOWED_HOSTS="127.0.0.1", **{KEY_VAR: os.environ[KEY_VAR]}))
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                async with httpx.AsyncClient() as http:
+                    await http.get(base + "/healthz", timeout=5)
+                break
+            except httpx.HTTPError:
+                await asyncio.sleep(0.3)
+        cookie = (await login_cookie())[0].decode()
+        async with websockets.connect(f"ws://127.0.0.1:{port}/ws/playground/",
+                                      additional_headers={"Cookie": cookie, "Origin": base}) as ws:
+            await ws.send(json.dumps({"type": "start", "model": ENDPOINT, "mode": "chat", "prompt": "Write a long story.",
+                                      "params": {"temperature": 0, "max_new_tokens": 400}}))
+            seen, began = 0, time.monotonic()
+            while seen < 3 or time.monotonic() - began < 2.5:  # past one checkpoint
+                event = json.loads(await ws.recv())
+                seen += event["type"] == "token"
+                if event["type"] == "started":
+                    public_id = event["run"]
+            web.kill()
+        run = await run_row(public_id)
+        assert run.status == RunStatus.RUNNING and run.completion_tokens >= 1  # the checkpoint
+        await asyncio.sleep(client.HEARTBEAT_STALE + 1)
+        assert await sync_to_async(runs_fail_orphaned)() == 1
+        run = await run_row(public_id)
+        assert run.status == RunStatus.ERROR and run.finish_reason == "worker_lost" and run.output
+    finally:
+        stop(web)
+        log.close()

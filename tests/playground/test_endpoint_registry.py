@@ -40,6 +40,8 @@ def test_an_admin_registers_an_endpoint_and_no_key_is_stored(client, admin_user)
     assert "big-model" not in {s.name for s in model_specs_enabled()} and model_spec_by_name("big-model") is None
     page = client.get(reverse("curation")).content.decode()
     assert "Qwen/Qwen2.5-7B-Instruct" in page and "$VLLM_API_KEY" in page
+    # It is registered, but the admin hears at once that it does not answer (no such host here).
+    assert "does not work yet" in page and "the API key&#x27;s variable or file is not set" in page
 
 
 @pytest.mark.django_db

@@ -56,7 +56,9 @@ def model_usable_by(*, user, name: str) -> bool:
 
 
 def causal_models_usable_by(*, user) -> QuerySet[ModelEntry]:
-    return models_usable_by(user=user).filter(kind__in=[ModelKind.CAUSAL_LM, ModelKind.ENDPOINT]).order_by("owner_id", "-is_builtin", "name")
+    """Models that generate text: ours, employees' fine-tunes, and inference endpoints."""
+    language_models = [ModelKind.CAUSAL_LM, ModelKind.ENDPOINT]
+    return models_usable_by(user=user).filter(kind__in=language_models).order_by("owner_id", "-is_builtin", "name")
 
 
 def run_visible_to(*, user, run: PlaygroundRun) -> bool:

@@ -182,7 +182,7 @@ class EndpointGeneration:
         await self._finish(finish_reason, usage, submitted)
 
     async def _read(self, submitted: float) -> tuple[str, dict]:
-        checkpoint_at = time.monotonic()
+        checkpoint_at, checkpoint = time.monotonic(), None
         stream = stream_completion(self.config, mode=self.clean["mode"], prompt=self.clean["prompt"],
                                    params=self.clean["params"])
         try:
@@ -193,11 +193,16 @@ class EndpointGeneration:
                     self.first_at = time.perf_counter()
                 self.tokens.append(event)
                 await self._send({"type": "gen.tokens", "tokens": [event]})
-                if time.monotonic() - checkpoint_at >= CHECKPOINT_SECONDS:
+                if time.monotonic() - checkpoint_at >= CHECKPOINT_SECONDS and (
+                        checkpoint is None or checkpoint.done()):
+                    # In the background, as the workers do: the stream never waits for the database.
                     checkpoint_at = time.monotonic()
-                    await database_sync_to_async(run_checkpoint)(run_id=self.run_id, tokens=list(self.tokens))
+                    checkpoint = asyncio.create_task(database_sync_to_async(run_checkpoint)(
+                        run_id=self.run_id, tokens=list(self.tokens)))
         finally:
             await stream.aclose()
+            if checkpoint is not None:
+                await asyncio.gather(checkpoint, return_exceptions=True)  # before the run's final write
         raise EndpointError("endpoint_cut")
 
     async def _finish(self, finish_reason: str, usage: dict, submitted: float) -> None:

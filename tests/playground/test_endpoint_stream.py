@@ -46,6 +46,18 @@ async def start(comm, *, prompt="The three primary colours are", mode="completio
     await comm.send_json_to({"type": "start", "model": model, "mode": mode, "prompt": prompt, "params": params})
 
 
+async def start_long(comm, *, tokens: int, model=ENDPOINT) -> str:
+    """Start a long greedy story and read until `tokens` tokens came; returns the run's id."""
+    await start(comm, model=model, prompt="Write a long story about a lighthouse keeper.", mode="chat",
+                max_new_tokens=400)
+    seen, public_id = 0, None
+    while seen < tokens:
+        event = await comm.receive_json_from(timeout=60)
+        seen += event["type"] == "token"
+        public_id = event["run"] if event["type"] == "started" else public_id
+    return public_id
+
+
 async def run_row(public_id) -> PlaygroundRun:
     return await PlaygroundRun.objects.aget(public_id=public_id)
 
@@ -101,13 +113,7 @@ async def test_greedy_stream_equals_the_servers_own_non_streamed_answer(endpoint
 async def test_stop_ends_the_run_and_cancels_the_upstream_request(endpoint, llama_server):
     comm = await connect((await login_cookie())[0])
     began = time.monotonic()
-    await start(comm, prompt="Write a long story about a lighthouse keeper.", mode="chat", max_new_tokens=400)
-    seen = 0
-    while seen < 3:
-        event = await comm.receive_json_from(timeout=60)
-        seen += event["type"] == "token"
-        if event["type"] == "started":
-            public_id = event["run"]
+    public_id = await start_long(comm, tokens=3)
     # Past the heartbeat's stale time, the sweep that fails dead workers' runs leaves this
     # one alone: the web process beats for the endpoint runs it streams.
     await asyncio.sleep(max(0.0, client.HEARTBEAT_STALE + 1 - (time.monotonic() - began)))
@@ -161,12 +167,8 @@ async def test_a_server_killed_mid_stream_gives_a_clear_error_and_a_saved_partia
         await sync_to_async(register)(doomed, name="doomed", key_var="LLM_TEST_DOOMED_KEY")
         await sync_to_async(register)(llama_server)
         comm = await connect((await login_cookie())[0])
-        await start(comm, model="doomed", prompt="Write a long story about a lighthouse keeper.", mode="chat",
-                    max_new_tokens=400)
-        seen = 0
-        while seen < 3:
-            event = await comm.receive_json_from(timeout=60)
-            seen += event["type"] == "token"
+        seen = 3
+        await start_long(comm, tokens=seen, model="doomed")
         doomed.proc.kill()  # kill -9
         _, more, error = await collect(comm, timeout=30)
         assert error["type"] == "error" and error["code"] in ("endpoint_cut", "endpoint_down")
@@ -277,9 +279,7 @@ async def test_an_endpoint_over_its_concurrency_limit_answers_busy_and_the_first
     monkeypatch.setenv(KEY_VAR, llama_server.api_key)
     await sync_to_async(register)(llama_server, max_concurrency=1)
     first = await connect((await login_cookie())[0])
-    await start(first, prompt="Write a long story about a lighthouse keeper.", mode="chat", max_new_tokens=400)
-    while (await first.receive_json_from(timeout=60))["type"] != "token":
-        pass
+    await start_long(first, tokens=1)
     second = await connect((await login_cookie())[0])
     await start(second)
     _, _, error = await collect(second, timeout=10)
@@ -297,13 +297,7 @@ async def test_an_endpoint_over_its_concurrency_limit_answers_busy_and_the_first
 
 async def test_closing_the_tab_cancels_the_upstream_request_and_keeps_the_run(endpoint, llama_server):
     comm = await connect((await login_cookie())[0])
-    await start(comm, prompt="Write a long story about a lighthouse keeper.", mode="chat", max_new_tokens=400)
-    seen = 0
-    while seen < 2:
-        event = await comm.receive_json_from(timeout=60)
-        seen += event["type"] == "token"
-        if event["type"] == "started":
-            public_id = event["run"]
+    public_id = await start_long(comm, tokens=2)
     disconnects = llama_server.log().count("Disconnected from client")
     await comm.disconnect()
     deadline = time.monotonic() + 10

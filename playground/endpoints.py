@@ -43,6 +43,7 @@ class EndpointConfig:
     timeout: float = 30.0  # seconds to connect, and at most between two chunks
     max_tokens: int = 512  # new tokens per generation, at most
     max_concurrency: int = 8  # generations at once per web process
+    streaming: bool = True  # streams (SSE); else one whole answer, shown token by token
     logprobs: bool = True  # gives logprobs / top_logprobs
     chat: bool = True  # has /chat/completions
     tokenize_path: str = ""  # e.g. /tokenize (vLLM) or /extras/tokenize (llama.cpp), under the server root
@@ -52,7 +53,8 @@ class EndpointConfig:
         e = entry.endpoint
         return cls(name=entry.name, base_url=e.base_url.rstrip("/"), served_model=e.served_model,
                    api_key_env=e.api_key_env, api_key_file=e.api_key_file, timeout=e.timeout_seconds,
-                   max_tokens=e.max_tokens, max_concurrency=e.max_concurrency, logprobs=e.supports_logprobs,
+                   max_tokens=e.max_tokens, max_concurrency=e.max_concurrency, streaming=e.supports_streaming,
+                   logprobs=e.supports_logprobs,
                    chat=e.supports_chat, tokenize_path=e.tokenize_path)
 
     @property
@@ -222,6 +224,15 @@ async def stream_completion(config: EndpointConfig, *, mode: str, prompt: str, p
     Raises EndpointError on any failure, after the tokens that did arrive. Closing the
     generator (or cancelling the task iterating it) closes the connection.
     """
+    if not config.streaming:
+        reply = await _post(config, mode=mode, prompt=prompt, params=params)
+        choice = reply["choices"][0]
+        whole = {**choice, "delta": choice["message"]} if "message" in choice else choice
+        for event in chunk_tokens(whole, 0):
+            yield event
+        yield {"type": "finish", "finish_reason": FINISH.get(choice.get("finish_reason"), choice.get("finish_reason")),
+               "usage": reply.get("usage") or {}}
+        return
     key = read_api_key(config)
     path, body = request_body(config, mode=mode, prompt=prompt, params=params, stream=True)
     index, finish, usage = 0, None, {}
@@ -260,8 +271,8 @@ async def stream_completion(config: EndpointConfig, *, mode: str, prompt: str, p
     yield {"type": "finish", "finish_reason": FINISH.get(finish, finish), "usage": usage}
 
 
-async def complete(config: EndpointConfig, *, mode: str, prompt: str, params: dict) -> dict:
-    """One generation, not streamed: {"text", "finish_reason", "usage"} as the server gives it."""
+async def _post(config: EndpointConfig, *, mode: str, prompt: str, params: dict) -> dict:
+    """One generation, not streamed: the server's JSON reply."""
     key = read_api_key(config)
     path, body = request_body(config, mode=mode, prompt=prompt, params=params, stream=False)
     try:
@@ -270,10 +281,21 @@ async def complete(config: EndpointConfig, *, mode: str, prompt: str, params: di
     except httpx.HTTPError as exc:
         raise _transport_error(exc) from exc
     _raise_for_status(response)
-    choice = response.json()["choices"][0]
+    try:
+        reply = response.json()
+        reply["choices"][0]  # noqa: B018  (an answer without a choice is not OpenAI-compatible)
+    except (ValueError, KeyError, IndexError, TypeError):
+        raise EndpointError("endpoint_bad_reply") from None
+    return reply
+
+
+async def complete(config: EndpointConfig, *, mode: str, prompt: str, params: dict) -> dict:
+    """One generation, not streamed: {"text", "finish_reason", "usage"} as the server gives it."""
+    reply = await _post(config, mode=mode, prompt=prompt, params=params)
+    choice = reply["choices"][0]
     text = choice["message"]["content"] if "message" in choice else choice["text"]
     return {"text": text or "", "finish_reason": FINISH.get(choice.get("finish_reason"), choice.get("finish_reason")),
-            "usage": response.json().get("usage") or {}}
+            "usage": reply.get("usage") or {}}
 
 
 async def tokenize(config: EndpointConfig, text: str) -> list[dict]:

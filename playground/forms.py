@@ -29,7 +29,7 @@ class EndpointRegisterForm(forms.ModelForm):
     class Meta:
         model = ModelEndpoint
         fields = ["base_url", "served_model", "api_key_env", "api_key_file", "timeout_seconds", "max_tokens",
-                  "max_concurrency", "supports_logprobs", "supports_chat", "tokenize_path"]
+                  "max_concurrency", "supports_streaming", "supports_logprobs", "supports_chat", "tokenize_path"]
 
     field_order = ["name", "display_name", "base_url", "served_model", "api_key_env", "api_key_file"]
 

@@ -175,6 +175,8 @@ class ModelEndpoint(models.Model):
     max_tokens = models.PositiveIntegerField(_("max new tokens"), default=512)
     max_concurrency = models.PositiveIntegerField(_("concurrent generations"), default=8,
                                                   help_text=_("Per web process; more are refused as busy."))
+    supports_streaming = models.BooleanField(_("streams its answers"), default=True,
+                                             help_text=_("Off: each answer comes whole, then shows token by token."))
     supports_logprobs = models.BooleanField(_("gives logprobs and top-5 alternatives"), default=True)
     supports_chat = models.BooleanField(_("has a chat API (/chat/completions)"), default=True)
     tokenize_path = models.CharField(

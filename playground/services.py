@@ -63,6 +63,7 @@ def model_register_endpoint(
     timeout_seconds: float = 30.0,
     max_tokens: int = 512,
     max_concurrency: int = 8,
+    supports_streaming: bool = True,
     supports_logprobs: bool = True,
     supports_chat: bool = True,
     tokenize_path: str = "",
@@ -101,7 +102,8 @@ def model_register_endpoint(
         for field, value in {"base_url": base_url.rstrip("/"), "served_model": served_model.strip(),
                              "api_key_env": api_key_env, "api_key_file": api_key_file,
                              "timeout_seconds": timeout_seconds, "max_tokens": max_tokens,
-                             "max_concurrency": max_concurrency, "supports_logprobs": supports_logprobs,
+                             "max_concurrency": max_concurrency, "supports_streaming": supports_streaming,
+                             "supports_logprobs": supports_logprobs,
                              "supports_chat": supports_chat, "tokenize_path": tokenize_path}.items():
             setattr(endpoint, field, value)
         endpoint.full_clean()

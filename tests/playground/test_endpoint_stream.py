@@ -14,6 +14,7 @@ from django.test import Client
 from playground import client
 from playground.endpoints import EndpointConfig, complete
 from playground.models import PlaygroundRun, RunStatus
+from playground.selectors import endpoint_config
 from playground.services import model_register_endpoint, runs_fail_orphaned
 from tests.llama_server import SERVED_MODEL, start_llama_server
 from tests.playground.helpers import close_orm_thread, collect, connect, login_cookie  # noqa: F401  (a fixture)
@@ -58,6 +59,14 @@ async def start_long(comm, *, tokens: int, model=ENDPOINT) -> str:
     return public_id
 
 
+async def fresh_prompt_cache(config):
+    """llama.cpp reuses the KV cache of the longest prefix the last request shares with
+    this one; a prompt evaluated from a different cache state can round differently and
+    flip a near-tie. A one-token request on an unrelated prompt puts the server in the
+    same state before each of two generations compared."""
+    await complete(config, mode="completion", prompt="Zebra", params={"temperature": 0, "max_new_tokens": 1})
+
+
 async def run_row(public_id) -> PlaygroundRun:
     return await PlaygroundRun.objects.aget(public_id=public_id)
 
@@ -90,17 +99,9 @@ async def test_greedy_stream_equals_the_servers_own_non_streamed_answer(endpoint
     params = {"temperature": 0, "max_new_tokens": 24, "top_k": 50, "top_p": 1.0, "repetition_penalty": 1.0,
               "seed": None}
 
-
-    async def fresh_prompt_cache():
-        # llama.cpp reuses the KV cache of the longest prefix the last request shares with
-        # this one; a prompt evaluated from a different cache state can round differently
-        # and flip a near-tie. A one-token request on an unrelated prompt puts the server
-        # in the same state before each of the two generations compared.
-        await complete(endpoint, mode="completion", prompt="Zebra", params={"temperature": 0, "max_new_tokens": 1})
-
-    await fresh_prompt_cache()
+    await fresh_prompt_cache(endpoint)
     reference = await complete(endpoint, mode=mode, prompt=prompt, params=params)
-    await fresh_prompt_cache()
+    await fresh_prompt_cache(endpoint)
     comm = await connect((await login_cookie())[0])
     await start(comm, prompt=prompt, mode=mode, **params)
     _, tokens, done = await collect(comm)
@@ -358,3 +359,19 @@ async def test_a_web_process_killed_mid_stream_leaves_its_run_failed_with_the_to
     finally:
         stop(web)
         log.close()
+
+
+async def test_an_endpoint_that_does_not_stream_still_shows_each_token(llama_server, monkeypatch):
+    monkeypatch.setenv(KEY_VAR, llama_server.api_key)
+    await sync_to_async(register)(llama_server, name="whole", supports_streaming=False)
+    config = await sync_to_async(endpoint_config)(name="whole")
+    params = {"temperature": 0, "max_new_tokens": 12, "top_p": 1.0, "repetition_penalty": 1.0}
+    await fresh_prompt_cache(config)
+    reference = await complete(config, mode="completion", prompt="Once upon a time", params=params)
+    await fresh_prompt_cache(config)
+    comm = await connect((await login_cookie())[0])
+    await start(comm, model="whole", prompt="Once upon a time", **params)
+    _, tokens, done = await collect(comm)
+    assert done["type"] == "done" and done["text"] == reference["text"]
+    assert len(tokens) > 1 and all(t["top"] and t["p"] for t in tokens)
+    await comm.disconnect()

@@ -4,6 +4,7 @@ from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog, set_language
 
 from ops.views import health_detail, healthz
+from playground.curation import curation
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
@@ -17,6 +18,8 @@ urlpatterns = [
     path("learn/", include("courseapp.urls")),
     path("playground/", include("playground.urls")),
     path("training/", include("training.urls")),
+    # Admins curate models (playground owns the registry) and see people and teams.
+    path("curation/", curation, name="curation"),
     path("", include("dashboards.urls")),
     path("", include("core.urls")),
 ]

@@ -14,7 +14,7 @@ NAV = [
     ("training:index", _("Fine-tunes"), Role.EMPLOYEE),
     ("dashboards:my_progress", _("My progress"), Role.EMPLOYEE),
     ("dashboards:overview", _("Team dashboard"), Role.MANAGER),
-    ("core:curation", _("Curation"), Role.ADMIN),
+    ("curation", _("Curation"), Role.ADMIN),
     ("courseapp:author", _("Authoring"), Role.ADMIN),
 ]
 

@@ -1,4 +1,5 @@
-"""Checks behind /healthz: database, channel layer, Celery broker and workers, model workers.
+"""Checks behind /healthz: database, channel layer, Celery broker and workers, model workers,
+and OpenAI-compatible endpoints (reported, but not part of the overall `ok`).
 
 `health_report` is the detailed report (worker names, loaded models with their
 names, errors), for admins at /health/. `public_summary` is what /healthz shows to
@@ -105,13 +106,37 @@ def check_training() -> dict:
         connection.close()
 
 
+async def check_endpoints() -> dict:
+    """OpenAI-compatible endpoints, each probed (its /models list). A broken endpoint
+    shows here but leaves the site healthy: every other model keeps serving."""
+    from playground.endpoints import probe
+    from playground.selectors import endpoint_configs_enabled
+
+    def configs():
+        try:
+            return endpoint_configs_enabled()
+        finally:
+            connection.close()
+
+    started = time.perf_counter()
+    try:
+        endpoints = list(await asyncio.gather(*(probe(c) for c in await sync_to_async(
+            configs, thread_sensitive=False)())))
+        result = {"ok": all(e["state"] == "up" for e in endpoints), "endpoints": endpoints}
+    except Exception as exc:
+        result = {"ok": False, "endpoints": [], "error": f"{type(exc).__name__}: {exc}"}
+    result["ms"] = round((time.perf_counter() - started) * 1000, 1)
+    return result
+
+
 async def health_report() -> dict:
-    database, channel_layer, celery, models, training = await asyncio.gather(
+    database, channel_layer, celery, models, training, endpoints = await asyncio.gather(
         sync_to_async(check_database, thread_sensitive=False)(),
         check_channel_layer(),
         sync_to_async(check_celery, thread_sensitive=False)(),
         check_model_workers(),
         sync_to_async(check_training, thread_sensitive=False)(),
+        check_endpoints(),
     )
     report = {
         "database": database,
@@ -119,6 +144,7 @@ async def health_report() -> dict:
         "celery": celery,
         "model_workers": models,
         "training": training,
+        "endpoints": endpoints,
         "mode": "embedded" if settings.LLM_EMBEDDED_WORKER else "production",
     }
     report["ok"] = all(part["ok"] for part in (database, channel_layer, celery, models, training))
@@ -144,4 +170,9 @@ def public_summary(report: dict) -> dict:
     for worker in workers:
         states[worker.get("state", "?")] = states.get(worker.get("state", "?"), 0) + 1
     summary["model_workers"] |= {"states": states, "models_loaded": sum(len(w.get("models", [])) for w in workers)}
+    endpoint_states: dict[str, int] = {}
+    for endpoint in report.get("endpoints", {}).get("endpoints", []):
+        endpoint_states[endpoint["state"]] = endpoint_states.get(endpoint["state"], 0) + 1
+    summary["endpoints"] = {"ok": report.get("endpoints", {}).get("ok", True), "count": sum(endpoint_states.values()),
+                            "states": endpoint_states}
     return summary

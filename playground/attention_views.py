@@ -22,7 +22,7 @@ from core.permissions import has_role
 
 from .client import ask_worker, error_text
 from .models import ModelKind, PlaygroundRun
-from .selectors import model_usable_by, models_usable_by, run_visible_to
+from .selectors import model_is_endpoint, model_usable_by, models_usable_by, run_visible_to
 
 MAX_TEXT_CHARS = 5_000
 # A first visit shows this sentence at once: "it" attends to "animal" in several heads.
@@ -73,6 +73,7 @@ def _source(user, query) -> dict:
             raise SourceError("forbidden", _("That run belongs to someone else."))
         if not run.tokens:
             raise SourceError("bad_request", _("That run produced no tokens yet."))
+        _not_on_an_endpoint(run.model_name)
         return {"model": run.model_name, "key": f"run:{run.public_id}", "label": run.prompt,
                 "run": {"prompt": run.prompt, "mode": run.mode, "generated": [t["id"] for t in run.tokens]}}
     text, model = query.get("text", ""), query.get("model", "")
@@ -82,8 +83,16 @@ def _source(user, query) -> dict:
         raise SourceError("too_long", _("Texts for attention are limited to %(n)s characters.") % {"n": MAX_TEXT_CHARS})
     if not model_usable_by(user=user, name=model):
         raise SourceError("unknown_model", _("There is no model %(model)r you can use.") % {"model": model})
+    _not_on_an_endpoint(model)
     digest = hashlib.sha256(text.encode()).hexdigest()[:32]
     return {"model": model, "key": f"text:{digest}", "label": text, "text": text}
+
+
+def _not_on_an_endpoint(model):
+    if model_is_endpoint(name=model):
+        raise SourceError("endpoint_no_attention", _(
+            "Attention needs the model's weights, and %(model)s is served by an inference endpoint, which alone "
+            "holds them. Try SmolLM2 for attention.") % {"model": model})
 
 
 def _is_uuid(value):

@@ -115,6 +115,24 @@ def _texts() -> dict:
         "bad_head": _("Head must be between 0 and %(max)s."),
         "no_text": _("There is no text to look at."),
         "internal": _("Something went wrong in the model worker; it keeps serving. Try again."),
+        # OpenAI-compatible endpoints (playground/endpoints.py); other models keep serving.
+        "endpoint_down": _("The inference endpoint cannot be reached (it may be down); the tokens so far are saved. "
+                           "Other models still work."),
+        "endpoint_timeout": _("The inference endpoint did not answer in time; the tokens so far are saved. "
+                              "Try again, or try another model."),
+        "endpoint_rate_limited": _("The inference endpoint is over its rate limit (retry after %(retry_after)s s); "
+                                   "the tokens so far are saved."),
+        "endpoint_auth": _("The inference endpoint refused our API key (HTTP %(status)s). An admin must check the "
+                           "key's environment variable or secret file."),
+        "endpoint_no_key": _("The API key for this endpoint is missing: %(where)s is not set or empty. "
+                             "An admin must provide it."),
+        "endpoint_cut": _("The inference endpoint cut the stream off; the tokens so far are saved. Try again."),
+        "endpoint_error": _("The inference endpoint answered with an error (%(status)s); the tokens so far are saved."),
+        "endpoint_model_missing": _("The inference endpoint does not serve the model %(model)r. An admin must fix "
+                                    "the served model name (Curation)."),
+        "endpoint_bad_reply": _("The inference endpoint sent something that is not an OpenAI-compatible stream."),
+        "endpoint_no_tokenizer": _("This model is served by an inference endpoint: the tokenizer view shows only "
+                                   "the tokenizers of models our workers hold."),
     }
 
 

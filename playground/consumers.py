@@ -23,9 +23,10 @@ from accounts.models import Role
 from core.permissions import has_role
 
 from . import client
+from .endpoint_stream import EndpointGeneration
 from .models import RunStatus, finish_reason_text
 from .params import ParamError, validate_start
-from .selectors import model_usable_by
+from .selectors import endpoint_config, model_usable_by
 from .services import RunLimitReached, run_cancel_unclaimed, run_check_alive, run_create, run_fail
 
 MAX_TOKENIZE_CHARS = 20_000
@@ -140,6 +141,13 @@ class PlaygroundConsumer(AsyncJsonWebsocketConsumer):
         self.generation = {"stream": stream, "request_id": request_id, "run_id": run.pk,
                            "public_id": str(run.public_id), "worker_channel": None, "stop_requested": False,
                            "tokens": [], "heard_at": time.monotonic()}
+        endpoint = await database_sync_to_async(endpoint_config)(name=clean["model"])
+        if endpoint is not None:  # an OpenAI-compatible endpoint: streamed from here (playground/endpoint_stream.py)
+            self.generation["endpoint"] = EndpointGeneration(
+                config=endpoint, run_id=run.pk, stream=stream, clean=clean, language=self.language,
+                deliver=lambda event: getattr(self, event["type"].replace(".", "_"))(event))
+            self.generation["endpoint"].start()
+            return
         await self.channel_layer.send(client.requests_channel(), client.gen_start(
             reply_to=self.channel_name, stream=stream, run_id=run.pk, clean=clean))
         self.watchdog = asyncio.create_task(self._watch(stream))
@@ -183,7 +191,9 @@ class PlaygroundConsumer(AsyncJsonWebsocketConsumer):
         if gen is None:
             return
         gen["stop_requested"] = True
-        if gen["worker_channel"]:
+        if gen.get("endpoint"):
+            gen["endpoint"].stop()
+        elif gen["worker_channel"]:
             await self.channel_layer.send(gen["worker_channel"], client.gen_stop(stream=gen["stream"]))
         elif leaving:
             # Nobody will read the stream: make sure no worker starts it.
@@ -201,6 +211,10 @@ class PlaygroundConsumer(AsyncJsonWebsocketConsumer):
             return
         if not await database_sync_to_async(model_usable_by)(user=self.scope["user"], name=model):
             await self.send_error("unknown_model", client.error_text("unknown_model", {"model": model}, self.language),
+                                  request_id)
+            return
+        if await database_sync_to_async(endpoint_config)(name=model) is not None:
+            await self.send_error("endpoint_no_tokenizer", client.error_text("endpoint_no_tokenizer", None, self.language),
                                   request_id)
             return
         if len(self.tokenizing) >= MAX_PENDING_TOKENIZE:
@@ -227,10 +241,11 @@ class PlaygroundConsumer(AsyncJsonWebsocketConsumer):
         if gen is None:
             return
         gen["worker_channel"] = event["worker_channel"]
-        if gen["stop_requested"]:  # Stop was pressed before the worker accepted
+        if gen["stop_requested"] and gen["worker_channel"]:  # Stop was pressed before the worker accepted
             await self.channel_layer.send(gen["worker_channel"], client.gen_stop(stream=gen["stream"]))
         await self.send_json({"type": "started", "request_id": gen["request_id"], "run": gen["public_id"],
-                              "prompt_tokens": event["prompt_tokens"], "worker": event["worker"]})
+                              "prompt_tokens": event["prompt_tokens"], "worker": event["worker"],
+                              **({"notice": event["notice"]} if event.get("notice") else {})})
 
     async def gen_tokens(self, event):
         gen = self._current(event)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -10,11 +11,11 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import ngettext
+from django.utils.translation import gettext, ngettext
 
 from .ml.errors import ModelNotAvailable
 from .ml.loading import ModelSpec, check_available
-from .models import ModelEntry, PlaygroundRun, RunStatus, WorkerHeartbeat
+from .models import ModelEndpoint, ModelEntry, ModelKind, PlaygroundRun, RunStatus, WorkerHeartbeat
 
 
 def model_register(
@@ -45,6 +46,68 @@ def model_register(
         entry.created_by = created_by
     entry.full_clean()
     entry.save()
+    return entry
+
+
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def model_register_endpoint(
+    *,
+    name: str,
+    display_name: str,
+    base_url: str,
+    served_model: str,
+    api_key_env: str = "",
+    api_key_file: str = "",
+    timeout_seconds: float = 30.0,
+    max_tokens: int = 512,
+    max_concurrency: int = 8,
+    supports_streaming: bool = True,
+    supports_logprobs: bool = True,
+    supports_chat: bool = True,
+    tokenize_path: str = "",
+    enabled: bool = True,
+    notes: str = "",
+    created_by=None,
+) -> ModelEntry:
+    """Add (or update) an OpenAI-compatible endpoint as a model. The key stays outside the
+    database: only the name of its environment variable or the path of its secret file."""
+    api_key_env, api_key_file, tokenize_path = api_key_env.strip(), api_key_file.strip(), tokenize_path.strip()
+    errors: dict[str, list[str]] = {}
+    if api_key_env and api_key_file:
+        errors["api_key_file"] = [gettext("Give the key's environment variable or its secret file, not both.")]
+    if api_key_env and not ENV_NAME.fullmatch(api_key_env):
+        errors["api_key_env"] = [gettext("Give the NAME of an environment variable (letters, digits and _), "
+                                         "never the key itself.")]
+    if api_key_file and not Path(api_key_file).is_absolute():
+        errors["api_key_file"] = [gettext("Give an absolute path, e.g. /run/secrets/vllm-key.")]
+    if tokenize_path and not tokenize_path.startswith("/"):
+        errors["tokenize_path"] = [gettext("A route starts with /, e.g. /tokenize.")]
+    existing = ModelEntry.objects.filter(name=name).first()
+    if existing is not None and existing.kind != ModelKind.ENDPOINT:
+        errors["name"] = [gettext("%(name)s is already a model with local weights; choose another name.")
+                          % {"name": name}]
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        entry = existing or ModelEntry(name=name)
+        entry.display_name, entry.kind, entry.source = display_name, ModelKind.ENDPOINT, base_url
+        entry.enabled, entry.notes = enabled, notes
+        if created_by is not None and entry.created_by_id is None:
+            entry.created_by = created_by
+        entry.full_clean()
+        entry.save()
+        endpoint = ModelEndpoint.objects.filter(entry=entry).first() or ModelEndpoint(entry=entry)
+        for field, value in {"base_url": base_url.rstrip("/"), "served_model": served_model.strip(),
+                             "api_key_env": api_key_env, "api_key_file": api_key_file,
+                             "timeout_seconds": timeout_seconds, "max_tokens": max_tokens,
+                             "max_concurrency": max_concurrency, "supports_streaming": supports_streaming,
+                             "supports_logprobs": supports_logprobs,
+                             "supports_chat": supports_chat, "tokenize_path": tokenize_path}.items():
+            setattr(endpoint, field, value)
+        endpoint.full_clean()
+        endpoint.save()
     return entry
 
 

@@ -7,6 +7,7 @@ app_name = "playground"
 urlpatterns = [
     path("", views.index, name="index"),
     path("runs/", views.runs, name="runs"),
+    path("compare/", views.compare, name="compare"),
     path("runs/<uuid:public_id>/", views.run_detail, name="run"),
     path("attention/", attention_views.attention_page, name="attention"),
     path("attention/embed/", attention_views.attention_embed, name="attention_embed"),

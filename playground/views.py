@@ -4,10 +4,18 @@ from django.shortcuts import get_object_or_404, render
 from accounts.models import Role
 from core.permissions import role_required
 
+from .endpoint_stream import unavailable_notice
 from .ml.limits import MAX_PROMPT_CHARS
-from .models import PlaygroundRun
+from .models import ModelKind, PlaygroundRun
 from .params import MODES, PARAMS, ParamError, validate_start
-from .selectors import causal_models_usable_by, model_usable_by, models_usable_by, run_visible_to, runs_for_user
+from .selectors import (
+    causal_models_usable_by,
+    model_is_endpoint,
+    model_usable_by,
+    models_usable_by,
+    run_visible_to,
+    runs_for_user,
+)
 
 VIEWS = ("generation", "probabilities", "attention")
 
@@ -65,7 +73,24 @@ def run_detail(request, public_id):
     run = get_object_or_404(PlaygroundRun.objects.select_related("user"), public_id=public_id)
     if not run_visible_to(user=request.user, run=run):
         raise PermissionDenied
+    is_endpoint = model_is_endpoint(name=run.model_name)
     return render(request, "playground/run.html", {
         "run": run, "is_owner": run.user_id == request.user.pk,
+        "is_endpoint": is_endpoint, "endpoint_notice": unavailable_notice() if is_endpoint else "",
         # A manager reads an employee's run, but their fine-tune stays theirs to use.
         "can_use_model": model_usable_by(user=request.user, name=run.model_name)})
+
+
+
+@role_required(Role.EMPLOYEE)
+def compare(request):
+    """The same prompt on two language models side by side (SmolLM2 and an endpoint model,
+    by default): `?a=<model>&b=<model>` preselects them."""
+    models = list(causal_models_usable_by(user=request.user))
+    names = [m.name for m in models]
+    endpoints = [m.name for m in models if m.kind == ModelKind.ENDPOINT]
+    first = names[0] if names else ""
+    second = endpoints[0] if endpoints else (names[1] if len(names) > 1 else first)
+    chosen = {side: request.GET.get(side) if request.GET.get(side) in names else default
+              for side, default in (("a", first), ("b", second))}
+    return render(request, "playground/compare.html", {"models": models, "chosen": chosen})

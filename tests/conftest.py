@@ -12,7 +12,7 @@ from django.conf import settings
 from accounts.models import Role
 from tests.factories import make_team, make_user
 
-pytest_plugins = ["tests.processes", "tests.model_fixtures", "tests.object_store"]
+pytest_plugins = ["tests.processes", "tests.model_fixtures", "tests.object_store", "tests.llama_server"]
 
 
 def _reachable(url: str, default_port: int) -> bool:

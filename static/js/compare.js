@@ -1,4 +1,4 @@
-// Base vs fine-tuned: the same prompt to both models, one playground socket each
+// Base vs fine-tuned, or any two models: the same prompt to both, one playground socket each
 // (protocol in docs/PROTOCOL.md), drawn side by side as the tokens arrive.
 (() => {
   const root = document.getElementById("compare");
@@ -36,6 +36,10 @@
     const prompt = form.elements.prompt.value;
     const mode = form.elements.mode.value;
     const maxNew = Number(form.elements.max_new_tokens.value) || 64;
-    for (const [side, model] of Object.entries(sides)) run(side, model, prompt, mode, maxNew);
+    for (const [side, model] of Object.entries(sides)) {
+      // The general compare page (/playground/compare/) lets the learner pick both models.
+      const picked = form.elements["model_" + side];
+      run(side, picked ? picked.value : model, prompt, mode, maxNew);
+    }
   });
 })();

@@ -9,6 +9,7 @@
   const inspector = document.getElementById("token-inspector");
   const promptTokens = document.getElementById("prompt-tokens");
   const runLink = document.getElementById("run-link");
+  const notice = document.getElementById("gen-notice");
   const timing = { ttft: document.getElementById("t-ttft"), rate: document.getElementById("t-rate"),
                    count: document.getElementById("t-count") };
   const scheme = location.protocol === "https:" ? "wss://" : "ws://";
@@ -53,6 +54,16 @@
       status.textContent = gettext("Generating…");
       promptTokens.replaceChildren(...LLMTokens.pieceItems(msg.prompt_tokens));
       current.run = msg.run;
+      // A model on an inference endpoint: say what it cannot show, and why.
+      notice.hidden = !msg.notice;
+      notice.textContent = msg.notice || "";
+      current.endpoint = Boolean(msg.notice);
+      if (msg.notice && !msg.prompt_tokens.length) {
+        const li = document.createElement("li");
+        li.className = "muted";
+        li.textContent = gettext("This endpoint does not show how its tokenizer splits the prompt.");
+        promptTokens.replaceChildren(li);
+      }
     } else if (msg.type === "token") {
       const now = performance.now();
       if (current.firstAt === null) {
@@ -68,7 +79,7 @@
         ngettext("Done: %(reason)s. %(count)s token.", "Done: %(reason)s. %(count)s tokens.", msg.completion_tokens),
         { reason: msg.finish_label, count: msg.completion_tokens }, true);
       if (msg.tokens_per_second) timing.rate.textContent = msg.tokens_per_second.toFixed(1);
-      showRunLink(msg.run);
+      showRunLink(msg.run, current.endpoint);
       current = null;
       setRunning(false);
     } else if (msg.type === "error") {
@@ -79,11 +90,12 @@
     }
   }
 
-  function showRunLink(run) {
+  function showRunLink(run, endpoint) {
     if (!run) return;
     const a = document.createElement("a");
     a.href = root.dataset.runUrl + run + "/";
     a.textContent = gettext("Permalink to this run");
+    if (endpoint) return runLink.replaceChildren(a);
     const att = document.createElement("a");
     att.href = `${root.dataset.attentionUrl}?view=heatmap&run=${run}`;
     att.textContent = gettext("Attention for this run");
@@ -92,6 +104,7 @@
 
   async function start() {
     status.classList.remove("error");
+    notice.hidden = true;
     output.replaceChildren();
     runLink.replaceChildren();
     for (const el of Object.values(timing)) el.textContent = "–";

@@ -42,8 +42,12 @@ window.LLMTokens = (() => {
     code.textContent = visible(tok.text);
     // The token's text goes where "%(token)s" is, as a <code> element.
     const [before, after] = gettext("Token %(token)s (id %(id)s): model probability %(p)s").split("%(token)s");
-    title.append(before, code, interpolate(after, { id: tok.id, p: pct(tok.p) }, true));
-    if (tok.p_sample !== undefined && Math.abs(tok.p_sample - tok.p) > 0.0005) {
+    // An endpoint's token has no id of ours (null) and may come without logprobs (p null).
+    const given = tok.p !== null && tok.p !== undefined;
+    title.append(before, code, interpolate(after, { id: tok.id ?? "–", p: given ? pct(tok.p) : gettext("not given") }, true));
+    if (tok.p_sample === null) {
+      title.append(" ", gettext("(An inference endpoint samples on its own server, so the probability after temperature/top-k/top-p is not known here.)"));
+    } else if (tok.p_sample !== undefined && Math.abs(tok.p_sample - tok.p) > 0.0005) {
       title.append(interpolate(gettext(", %(p)s after temperature/top-k/top-p"), { p: pct(tok.p_sample) }, true));
     }
     const list = document.createElement("ol");
@@ -62,7 +66,9 @@ window.LLMTokens = (() => {
     for (const alt of tok.top || []) {
       const li = document.createElement("li");
       const filtered = sampled && alt.q === 0;
-      li.className = (alt.id === tok.id ? "chosen" : "") + (filtered ? " filtered" : "");
+      // An endpoint's token has no id of ours: its chosen alternative is the one with its text.
+      const chosen = tok.id === null || tok.id === undefined ? alt.text === tok.text : alt.id === tok.id;
+      li.className = (chosen ? "chosen" : "") + (filtered ? " filtered" : "");
       const label = document.createElement("code");
       label.textContent = visible(alt.text);
       const bars = document.createElement("span");
@@ -78,13 +84,14 @@ window.LLMTokens = (() => {
         q.textContent = "q " + (filtered ? "0 · " + gettext("filtered out") : pct(alt.q));
         value.append(document.createElement("br"), q);
       }
-      if (alt.id === tok.id) value.append(" ✓ " + gettext("chosen"));
+      if (chosen) value.append(" ✓ " + gettext("chosen"));
       li.append(label, bars, value);
       list.append(li);
     }
     const heading = document.createElement("p");
     heading.className = "muted";
-    heading.textContent = gettext("Top alternatives:");
+    heading.textContent = (tok.top || []).length ? gettext("Top alternatives:")
+      : gettext("No alternatives: this endpoint does not give logprobs.");
     const parts = [title, heading];
     if (sampled) {
       const legend = document.createElement("p");

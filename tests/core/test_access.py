@@ -14,7 +14,7 @@ PAGES = {
     "playground:index": Role.EMPLOYEE,
     "dashboards:my_progress": Role.EMPLOYEE,
     "dashboards:overview": Role.MANAGER,
-    "core:curation": Role.ADMIN,
+    "curation": Role.ADMIN,
 }
 RANK = [Role.EMPLOYEE, Role.MANAGER, Role.ADMIN]
 
@@ -42,7 +42,7 @@ def test_role_access(client, name, role):
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     ("role", "destination"),
-    [(Role.EMPLOYEE, "courseapp:catalog"), (Role.MANAGER, "dashboards:overview"), (Role.ADMIN, "core:curation")],
+    [(Role.EMPLOYEE, "courseapp:catalog"), (Role.MANAGER, "dashboards:overview"), (Role.ADMIN, "curation")],
 )
 def test_home_sends_each_role_to_its_place(client, role, destination):
     client.force_login(make_user(role, team=make_team()))

@@ -115,6 +115,7 @@ RULES = {
     # Playground: a run's id is random, so someone else's run is a 403
     "playground/": ("get", {}, learner()),
     "playground/runs/": ("get", {}, learner()),
+    "playground/compare/": ("get", {}, learner()),
     "playground/runs/<uuid:public_id>/": ("get", {}, person_a(403)),
     "playground/attention/": ("get", {"run": "{run}"}, person_a(403)),
     "playground/attention/embed/": ("get", {"run": "{run}"}, person_a(403)),

@@ -27,7 +27,7 @@ def test_admin_adds_a_model_by_local_path(client, admin_user, registered_models)
     client.force_login(admin_user)
     source = registered_models[1].source  # a real folder with config.json
     response = client.post(
-        reverse("core:curation"),
+        reverse("curation"),
         {"name": "minilm-copy", "display_name": "MiniLM copy", "kind": "encoder", "source": source, "enabled": "on"},
     )
     assert response.status_code == 302
@@ -39,7 +39,7 @@ def test_admin_adds_a_model_by_local_path(client, admin_user, registered_models)
 def test_admin_form_shows_the_missing_model_error(client, admin_user, tmp_path):
     client.force_login(admin_user)
     response = client.post(
-        reverse("core:curation"),
+        reverse("curation"),
         {"name": "bad", "display_name": "Bad", "kind": "encoder", "source": str(tmp_path / "missing")},
     )
     assert response.status_code == 200

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.http import Http404
+from core.errors import NotFound
 
 from .i18n import pick
 from .models import Attempt, Question, Quiz
@@ -18,7 +18,7 @@ def quiz_attempts(*, quiz: Quiz, user) -> list[Attempt]:
 def attempt_get(*, attempt_id: int, user) -> Attempt:
     attempt = Attempt.objects.filter(pk=attempt_id, user=user).select_related("quiz__course").first()
     if attempt is None:
-        raise Http404
+        raise NotFound
     return attempt
 
 

@@ -3,8 +3,9 @@ by id, and the whole course as a folder spec."""
 
 from __future__ import annotations
 
-from django.http import Http404
 from django.shortcuts import get_object_or_404
+
+from core.errors import NotFound
 
 from .course_format.spec import ChoiceSpec, CourseSpec, LessonSpec, ModuleSpec, QuestionSpec, QuizSpec
 from .models import Course, Lesson, Module, Question, Quiz
@@ -56,7 +57,7 @@ def item_get(*, kind: str, pk: int):
     """A course, module, lesson, quiz or question, by the kind named in the URL."""
     model = KINDS.get(kind)
     if model is None:
-        raise Http404
+        raise NotFound
     return get_object_or_404(model, pk=pk)
 
 

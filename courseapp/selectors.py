@@ -10,11 +10,11 @@ from django.conf import settings
 from django.core.cache import caches
 from django.db import connection
 from django.db.models import Count, Q, Sum
-from django.http import Http404
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from accounts.models import Role
+from core.errors import NotFound
 from core.permissions import has_role
 
 from .models import (
@@ -67,7 +67,7 @@ def course_get(*, slug: str, user) -> Course:
         if course is not None and seconds:
             caches["default"].set(key, course, seconds)
     if course is None or not (course.published or can_preview(user)):
-        raise Http404
+        raise NotFound
     return course
 
 
@@ -252,7 +252,7 @@ def lesson_get(*, course: Course, slug: str, user) -> Lesson:
     lesson = _cached(_content_key(course, "lesson", slug), lambda: (
         Lesson.objects.filter(course=course, slug=slug).select_related("module").defer("body").first() or False))
     if not lesson or not (lesson.published or can_preview(user)):
-        raise Http404
+        raise NotFound
     lesson.course = lesson.module.course = course
     return lesson
 
@@ -260,14 +260,14 @@ def lesson_get(*, course: Course, slug: str, user) -> Lesson:
 def lesson_figure_get(*, lesson: Lesson, name: str) -> LessonFigure:
     figure = LessonFigure.objects.filter(lesson=lesson, name=name).first()
     if figure is None:
-        raise Http404
+        raise NotFound
     return figure
 
 
 def quiz_get(*, course: Course, slug: str, user) -> Quiz:
     quiz = Quiz.objects.filter(course=course, slug=slug).select_related("lesson").first()
     if quiz is None or not (quiz.published or can_preview(user)):
-        raise Http404
+        raise NotFound
     quiz.course = course
     return quiz
 
@@ -290,5 +290,5 @@ def my_learning(*, user) -> dict:
 def certificate_get(*, code: str) -> Certificate:
     certificate = Certificate.objects.filter(code=code).select_related("user", "course").first()
     if certificate is None:
-        raise Http404
+        raise NotFound
     return certificate

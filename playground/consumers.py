@@ -24,12 +24,13 @@ from core.permissions import has_role
 
 from . import client
 from .endpoint_stream import EndpointGeneration
+from .ml.limits import MAX_PROMPT_CHARS
 from .models import RunStatus, finish_reason_text
 from .params import ParamError, validate_start
 from .selectors import endpoint_config, model_usable_by
 from .services import RunLimitReached, run_cancel_unclaimed, run_check_alive, run_create, run_fail
 
-MAX_TOKENIZE_CHARS = 20_000
+MAX_TOKENIZE_CHARS = MAX_PROMPT_CHARS  # the tokenizer box takes what a prompt may hold
 MAX_FRAME_BYTES = 256 * 1024  # a 20,000-character prompt in any script fits with room to spare
 MAX_DEPTH = 8  # the deepest a valid message goes is 3 (start → params → value)
 MAX_REQUEST_ID_CHARS = 200

@@ -61,18 +61,6 @@ def test_the_checker_sees_absolute_relative_and_lazy_imports(tmp_path, monkeypat
     ]
 
 
-# Model curation (core/views.py `curation`) is the last part of core that uses apps.
-# Once it has moved (branch w14), delete CURATION and the xfail below.
-CURATION = {("core/views.py", name) for name in
-            ("accounts.models", "playground.forms", "playground.models", "playground.services")}
-
-
-def test_core_imports_no_app_but_for_curation():
-    left = [o for o in offenders("core", APPS) if (o.split(":")[0], o.split(" imports ")[1]) not in CURATION]
-    assert left == []
-
-
-@pytest.mark.xfail(strict=True, reason="curation moves to playground in branch w14")
 def test_core_imports_no_app():
     assert offenders("core", APPS) == []
 

@@ -269,7 +269,9 @@ async def test_soak_many_employees_interleaved(model_worker):
 def test_every_worker_error_code_has_words_in_both_languages():
     from playground.client import _texts, error_text
 
-    params = {"tokens": 300, "limit": 256, "model": "m", "view": "model", "max": 29}
+    # Every parameter any code's words use (the endpoint codes add status, retry_after, where).
+    params = {"tokens": 300, "limit": 256, "model": "m", "view": "model", "max": 29, "status": 401,
+              "retry_after": 5, "where": "LLM_ENDPOINT_KEY"}
     with translation.override("en"):
         codes = list(_texts())
     for code in codes:

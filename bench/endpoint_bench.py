@@ -88,8 +88,8 @@ def started_ms(results):
     return statistics.median(r["started"] for r in results) * 1000
 
 
-def start_llama(folder: Path):
-    """llama.cpp's server on SmolLM2's GGUF (as the tests start it)."""
+def start_llama(folder: Path, threads: int):
+    """llama.cpp's server on SmolLM2's GGUF (as the tests start it), on `threads` threads."""
     import secrets
     import socket
     import subprocess
@@ -107,7 +107,7 @@ def start_llama(folder: Path):
     log = open(folder / "llama-server.log", "w")  # noqa: SIM115  (lives as long as the server)
     proc = subprocess.Popen([str(python), "-m", "llama_cpp.server", "--model", str(smollm2_gguf_path()),
                              "--model_alias", "smollm2-gguf", "--host", "127.0.0.1", "--port", str(port),
-                             "--api_key", key, "--n_threads", "2", "--interrupt_requests", "False"],
+                             "--api_key", key, "--n_threads", str(threads), "--interrupt_requests", "False"],
                             stdout=log, stderr=subprocess.STDOUT)
     return proc, f"http://127.0.0.1:{port}/v1", "smollm2-gguf", key
 
@@ -132,6 +132,9 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--clients", type=int, nargs="*", default=[1])
     parser.add_argument("--port", type=int, default=8791)
+    parser.add_argument("--llama-threads", type=int, default=2,
+                        help="threads for the llama.cpp server this script starts; 1 leaves our web process and "
+                             "the clients a core, as a deployment that gives the engine its own host does")
     args = parser.parse_args()
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
@@ -147,7 +150,7 @@ def main():
         if not model:
             sys.exit("--model is needed with --base-url")
     else:
-        llama, base_url, model, key = start_llama(Path(tempfile.mkdtemp(prefix="endpoint-bench-")))
+        llama, base_url, model, key = start_llama(Path(tempfile.mkdtemp(prefix="endpoint-bench-")), args.llama_threads)
         os.environ[args.api_key_env] = key  # our server inherits it
     clients = max(args.clients)
     config = EndpointConfig(name=NAME, base_url=base_url, served_model=model, api_key_env=args.api_key_env,

@@ -107,7 +107,7 @@ def start_llama(folder: Path, threads: int):
     log = open(folder / "llama-server.log", "w")  # noqa: SIM115  (lives as long as the server)
     proc = subprocess.Popen([str(python), "-m", "llama_cpp.server", "--model", str(smollm2_gguf_path()),
                              "--model_alias", "smollm2-gguf", "--host", "127.0.0.1", "--port", str(port),
-                             "--api_key", key, "--n_threads", str(threads), "--interrupt_requests", "False"],
+                             f"--api_key={key}", "--n_threads", str(threads), "--interrupt_requests", "False"],
                             stdout=log, stderr=subprocess.STDOUT)
     return proc, f"http://127.0.0.1:{port}/v1", "smollm2-gguf", key
 

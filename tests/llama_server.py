@@ -70,7 +70,7 @@ def start_llama_server(folder: Path, *, timeout: float = 120) -> LlamaServer:
     log = open(log_path, "w")  # noqa: SIM115  (the child writes to it; closed by the OS with it)
     proc = subprocess.Popen(
         [str(python), "-m", "llama_cpp.server", "--model", str(smollm2_gguf_path()), "--model_alias", SERVED_MODEL,
-         "--host", "127.0.0.1", "--port", str(port), "--api_key", key, "--n_ctx", "2048", "--n_threads", "2",
+         "--host", "127.0.0.1", "--port", str(port), f"--api_key={key}", "--n_ctx", "2048", "--n_threads", "2",
          # Requests wait for the one model in turn instead of cutting the running stream short.
          "--interrupt_requests", "False"],
         stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},

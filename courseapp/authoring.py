@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from django.core.cache import caches
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
@@ -257,14 +257,8 @@ def course_touch(*, course_id: int) -> None:
     """Mark a course's content changed: its cached outline and lesson bodies are keyed by
     updated_at (selectors.course_content), so every process reads the edit next request."""
     Course.objects.filter(pk=course_id).update(updated_at=timezone.now())
-    course_row_forget(course_id=course_id)
-
-
-def course_row_forget(*, course_id: int) -> None:
-    """Drop the cached course row (selectors.course_get) after a change to the course."""
-    slug = Course.objects.filter(pk=course_id).values_list("slug", flat=True).first()
-    if slug:
-        caches["default"].delete(selectors.course_row_key(slug))
+    if settings.COURSE_ROW_CACHE_SECONDS:  # the cached row holds the old updated_at
+        selectors.course_row_forget(slug=Course.objects.values_list("slug", flat=True).get(pk=course_id))
 
 
 def _siblings(obj):

@@ -55,6 +55,11 @@ def course_row_key(slug: str) -> str:
     return f"courseapp:course-row:{slug}"
 
 
+def course_row_forget(*, slug: str) -> None:
+    """Drop the cached course row (course_get) after a change to the course."""
+    caches["default"].delete(course_row_key(slug))
+
+
 def course_get(*, slug: str, user) -> Course:
     # The course row (with updated_at, the content's version) is read on every course page,
     # so with a shared cache (settings.COURSE_ROW_CACHE_SECONDS) it is kept there. A save or

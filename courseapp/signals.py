@@ -2,13 +2,12 @@
 that the cached outline and lesson bodies are keyed by (selectors.course_content); a saved
 or deleted course drops its cached row (selectors.course_get)."""
 
-from django.core.cache import caches
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from .authoring import course_touch
 from .models import Course, Lesson, Module, Quiz
-from .selectors import course_row_key
+from .selectors import course_row_forget
 
 
 @receiver([post_save, post_delete], sender=Module)
@@ -21,4 +20,4 @@ def _content_changed(sender, instance, raw=False, **kwargs):
 
 @receiver([post_save, post_delete], sender=Course)
 def _course_changed(sender, instance, **kwargs):
-    caches["default"].delete(course_row_key(instance.slug))
+    course_row_forget(slug=instance.slug)

@@ -45,6 +45,7 @@ class LoadedModel:
             "dtype": self.dtype,
             "load_seconds": round(self.load_seconds, 3),
             "parameters": self.info.get("parameters"),
+            "packed_linears": self.info.get("packed_linears", 0),
         }
 
 
@@ -91,7 +92,8 @@ def check_available(spec: ModelSpec) -> Path | str:
 
 
 def load_model(spec: ModelSpec, *, device: str = "cpu", attn_implementation: str = "sdpa") -> LoadedModel:
-    """Load weights and tokenizer; fp32 on CPU (bf16 is slower there), bf16 on CUDA."""
+    """Load weights and tokenizer; fp32 on CPU (bf16 is slower there), bf16 on CUDA. A causal
+    LM on the CPU gets oneDNN's prepacked matrix products (cpu_linear)."""
     import torch
     from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer
 
@@ -115,6 +117,11 @@ def load_model(spec: ModelSpec, *, device: str = "cpu", attn_implementation: str
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     params = sum(p.numel() for p in model.parameters())
+    packed = 0
+    if spec.kind == CAUSAL_LM and device == "cpu":
+        from .cpu_linear import pack_linears
+
+        packed = pack_linears(model)  # oneDNN instead of MKL for decoding's small matrix products
     return LoadedModel(
         spec=spec,
         model=model,
@@ -122,5 +129,5 @@ def load_model(spec: ModelSpec, *, device: str = "cpu", attn_implementation: str
         device=device,
         dtype=str(dtype).removeprefix("torch."),
         load_seconds=time.perf_counter() - started,
-        info={"parameters": params},
+        info={"parameters": params, "packed_linears": packed},
     )

@@ -44,52 +44,41 @@ def choose_batch(logits: torch.Tensor, params: list[SamplingParams], generators:
     logits: (B, V) raw scores; seen: (B, V) bool, the tokens already in each row's text
     (for the repetition penalty). One set of tensor operations for the whole batch and
     one copy to the CPU at the end; only the uniform draws of seeded rows use their own
-    generator (one number each), so a seed gives the same text in any batch.
+    generator (one number each), so a seed gives the same text in any batch. Greedy rows
+    need no distribution of their own (all mass on the best score), so the sampling
+    work is done for the sampled rows only, and top-p sorts only what top-k kept.
     """
     batch, vocab = logits.shape
     device = logits.device
     model_probs = torch.softmax(logits, dim=-1)  # (B, V) the model's own distribution
-    column = lambda values, dtype=torch.float32: torch.tensor(values, dtype=dtype, device=device).unsqueeze(1)  # noqa: E731
+    top_values, top_indices = torch.topk(model_probs, top, dim=-1)  # (B, k)
     # Repetition penalty on the raw logits: divide positive, multiply negative scores.
     penalty = [p.repetition_penalty for p in params]
     scores = logits
     if seen is not None and any(x != 1.0 for x in penalty):
-        pen = column(penalty)  # (B, 1)
+        pen = _column(penalty, device)  # (B, 1)
         scores = torch.where(seen, torch.where(logits > 0, logits / pen, logits * pen), logits)
-    greedy = column([p.greedy for p in params], torch.bool)  # (B, 1)
-    # Temperature, then top-k (ties with the k-th score stay, as in generate()).
-    temperature = column([p.temperature if not p.greedy else 1.0 for p in params])
-    scaled = scores / temperature
-    ks = [p.top_k if 0 < p.top_k < vocab else vocab for p in params]
-    if min(ks) < vocab:
-        kmax = max(ks)
-        kth = torch.topk(scaled, kmax, dim=-1).values.gather(1, column([k - 1 for k in ks], torch.long))  # (B, 1)
-        scaled = scaled.masked_fill(scaled < kth, float("-inf"))
-    probs = torch.softmax(scaled, dim=-1)  # (B, V)
-    top_ps = [p.top_p for p in params]
-    if min(top_ps) < 1.0:
-        sorted_probs, order = torch.sort(probs, dim=-1, descending=True)
-        # Drop a token once the mass before it already reaches top_p (always keep the first).
-        drop = (torch.cumsum(sorted_probs, dim=-1) - sorted_probs) >= column(top_ps)
-        sorted_probs = sorted_probs.masked_fill(drop, 0.0)
-        probs = torch.zeros_like(probs).scatter(1, order, sorted_probs)
-        probs = probs / probs.sum(dim=-1, keepdim=True)
     # Greedy rows: all mass on the best (penalised) score.
-    best = scores.argmax(dim=-1, keepdim=True)  # (B, 1)
-    one_hot = torch.zeros_like(probs).scatter(1, best, 1.0)
-    probs = torch.where(greedy, one_hot, probs)
-    # Sample by inverting each row's CDF at a uniform draw.
-    draws = [float(torch.rand(1, generator=g)) if g is not None else 0.0 for g in generators]
-    uniform = torch.rand(batch, 1, device=device)
-    seeded = column([g is not None for g in generators], torch.bool)
-    uniform = torch.where(seeded, column(draws), uniform)
-    cdf = torch.cumsum(probs, dim=-1)  # (B, V)
-    sampled = torch.searchsorted(cdf, uniform * cdf[:, -1:], right=True).clamp_(max=vocab - 1)
-    token = torch.where(greedy, best, sampled)  # (B, 1)
-    top_values, top_indices = torch.topk(model_probs, top, dim=-1)  # (B, k)
+    token = scores.argmax(dim=-1, keepdim=True)  # (B, 1)
+    p_sample = torch.ones(batch, 1, device=device)
+    top_sampled = (top_indices == token).float()  # (B, k) the greedy distribution at the top-k ids
+    rows = [i for i, p in enumerate(params) if not p.greedy]
+    if rows:
+        index = torch.tensor(rows, device=device)
+        probs = _sampling_distribution(scores[index], [params[i] for i in rows])  # (S, V)
+        # Sample by inverting each row's CDF at a uniform draw.
+        draws = [float(torch.rand(1, generator=generators[i])) if generators[i] is not None else None for i in rows]
+        uniform = torch.rand(len(rows), 1, device=device)
+        if any(d is not None for d in draws):
+            seeded = _column([d is not None for d in draws], device, torch.bool)
+            uniform = torch.where(seeded, _column([d or 0.0 for d in draws], device), uniform)
+        cdf = torch.cumsum(probs, dim=-1)  # (S, V)
+        sampled = torch.searchsorted(cdf, uniform * cdf[:, -1:], right=True).clamp_(max=vocab - 1)  # (S, 1)
+        token[index] = sampled
+        p_sample[index] = probs.gather(1, sampled)
+        top_sampled[index] = probs.gather(1, top_indices[index])  # 0 where top-k or top-p removed the token
     # One copy to the CPU for everything the events need.
-    top_sampled = probs.gather(1, top_indices)  # (B, k) 0 where top-k or top-p removed the token
-    packed = torch.cat([token.double(), model_probs.gather(1, token).double(), probs.gather(1, token).double(),
+    packed = torch.cat([token.double(), model_probs.gather(1, token).double(), p_sample.double(),
                         top_indices.double(), top_values.double(), top_sampled.double()],
                        dim=1).cpu().tolist()  # (B, 3 + 3k)
     return BatchChoice(
@@ -97,3 +86,35 @@ def choose_batch(logits: torch.Tensor, params: list[SamplingParams], generators:
         top_ids=[[int(i) for i in row[3:3 + top]] for row in packed], top_p=[row[3 + top:3 + 2 * top] for row in packed],
         top_q=[row[3 + 2 * top:] for row in packed],
     )
+
+
+def _column(values, device, dtype=torch.float32) -> torch.Tensor:
+    return torch.tensor(values, dtype=dtype, device=device).unsqueeze(1)
+
+
+def _sampling_distribution(scores: torch.Tensor, params: list[SamplingParams]) -> torch.Tensor:
+    """The distribution each sampled row draws from: temperature, then top-k (ties with the
+    k-th score stay, as in generate()), then top-p. scores: (S, V) penalised logits."""
+    vocab = scores.shape[1]
+    device = scores.device
+    scaled = scores / _column([p.temperature for p in params], device)
+    ks = [p.top_k if 0 < p.top_k < vocab else vocab for p in params]
+    candidates = vocab  # how many tokens any row may still draw
+    if min(ks) < vocab:
+        kth = torch.topk(scaled, max(ks), dim=-1).values.gather(1, _column([k - 1 for k in ks], device, torch.long))
+        scaled = scaled.masked_fill(scaled < kth, float("-inf"))
+        candidates = vocab if max(ks) == vocab else int(torch.isfinite(scaled).sum(dim=-1).max())
+    probs = torch.softmax(scaled, dim=-1)  # (S, V)
+    top_ps = [p.top_p for p in params]
+    if min(top_ps) < 1.0:
+        # Only the candidates can carry mass, so sorting them is enough.
+        if candidates < vocab:
+            sorted_probs, order = torch.topk(probs, candidates, dim=-1)
+        else:
+            sorted_probs, order = torch.sort(probs, dim=-1, descending=True)
+        # Drop a token once the mass before it already reaches top_p (always keep the first).
+        drop = (torch.cumsum(sorted_probs, dim=-1) - sorted_probs) >= _column(top_ps, device)
+        sorted_probs = sorted_probs.masked_fill(drop, 0.0)
+        probs = torch.zeros_like(probs).scatter(1, order, sorted_probs)
+        probs = probs / probs.sum(dim=-1, keepdim=True)
+    return probs

@@ -40,6 +40,7 @@ from training.artifacts import local_spec
 
 from . import client
 from .ml.kinds import CAUSAL_LM
+from .ml.threads import in_fresh_thread
 from .selectors import model_spec_by_name, model_specs_enabled
 from .services import run_fail, runs_fail_orphaned, worker_beat, worker_gone
 from .worker_generation import GenerationMixin, _closing, _db, _Stream
@@ -244,7 +245,7 @@ class ModelWorker(GenerationMixin):
             self.attention_cache = AttentionCache(size=settings.LLM_ATTENTION_CACHE)
         try:
             async with self._attention_slots:
-                payload = await asyncio.to_thread(self._attention, loaded, message)
+                payload = await in_fresh_thread(self._attention, loaded, message, name="attention")
         except AttentionRequestError as exc:
             await self.reply(message, client.worker_error(exc.code, **exc.params))
             return

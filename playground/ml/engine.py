@@ -1,6 +1,7 @@
 """A batching generation engine for one causal LM: many requests share each forward pass.
 
-The engine runs in its own thread. Requests arrive in an inbox; at the top of every
+The engine runs in its own thread, which ends when the engine is idle and starts again
+with the next request (see threads.py for why). Requests arrive in an inbox; at the top of every
 step the engine drops cancelled ones and admits new ones (prefilling all that fit
 in one left-padded pass, which yields their first tokens), then advances every active sequence by one token in
 a single batched forward pass. So a request that arrives while others generate joins
@@ -111,21 +112,29 @@ class BatchEngine:
 
     # --- public, thread-safe -------------------------------------------------------
     def start(self):
-        self._thread = threading.Thread(target=self._run, name="batch-engine", daemon=True)
-        self._thread.start()
+        with self._lock:
+            self._ensure_thread()
 
     def shutdown(self):
         self._stopping = True
         self._inbox.put(None)
-        if self._thread:
-            self._thread.join(10)
+        thread = self._thread
+        if thread:
+            thread.join(10)
 
     def submit(self, request: GenerationRequest):
         """Queue a request; raises EngineBusy when the queue is full."""
         with self._lock:
             if len(self._waiting) + self._inbox.qsize() >= self.config.max_waiting and len(self._active) >= self.config.max_batch:
                 raise EngineBusy("The model is busy; try again in a moment.")
-        self._inbox.put(request)
+            self._inbox.put(request)
+            self._ensure_thread()
+
+    def _ensure_thread(self):
+        """Start the engine's thread unless it runs (the caller holds the lock)."""
+        if self._thread is None and not self._stopping:
+            self._thread = threading.Thread(target=self._run, name="batch-engine", daemon=True)
+            self._thread.start()
 
     def cancel(self, request_id: str):
         """Stop a request before the next step (or drop it from the queue)."""
@@ -151,6 +160,18 @@ class BatchEngine:
             self._admit()
             if self._active:
                 self._step()
+            elif self._leave_when_idle():
+                return
+
+    def _leave_when_idle(self) -> bool:
+        """End the thread once nothing is left to do and nothing arrived for a second; the
+        next submit starts a new one. An idle engine then holds no OpenMP team, which
+        would slow every other engine in the process (threads.py)."""
+        with self._lock:
+            if self._active or self._waiting or not self._inbox.empty():
+                return False
+            self._thread = None
+            return True
 
     def _drain_inbox(self, block: bool):
         try:

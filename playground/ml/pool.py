@@ -16,6 +16,7 @@ from typing import Any
 
 from .kinds import CAUSAL_LM
 from .loading import LoadedModel, ModelSpec, load_model
+from .threads import in_fresh_thread
 
 logger = logging.getLogger(__name__)
 
@@ -33,14 +34,15 @@ class ModelPool:
         self._locks: dict[str, asyncio.Lock] = {}
 
     def load(self, spec: ModelSpec) -> LoadedModel:
-        """Weights for `spec` on this pool's device (blocking: call it in a thread)."""
+        """Weights for `spec` on this pool's device (blocking: call it in a thread of its own,
+        see threads.py)."""
         return load_model(spec, device=self.device)
 
     async def load_shared(self, specs: list[ModelSpec]):
         """Load the shared models at start; a model that fails is reported, the rest serve."""
         for spec in specs:
             try:
-                loaded = await asyncio.to_thread(self.load, spec)
+                loaded = await in_fresh_thread(self.load, spec, name="model-load")
             except Exception as exc:  # noqa: BLE001  (keep serving the models that did load)
                 logger.warning("Model %s failed to load: %s", spec.name, exc)
                 self.failures[spec.name] = str(exc)
@@ -67,7 +69,7 @@ class ModelPool:
                 if spec is None:
                     return None
                 self._evict_idle()
-                loaded = await asyncio.to_thread(self.load, spec)
+                loaded = await in_fresh_thread(self.load, spec, name="model-load")
                 self._add(loaded)
                 self.on_demand.append(name)
                 logger.info("Loaded %s on demand in %.2f s", name, loaded.load_seconds)

@@ -117,3 +117,41 @@ def test_a_cancelled_request_stops_and_the_others_carry_on(smollm2):
     assert done["d"]["finish_reason"] == "stopped" and len(tokens["d"]) <= 3  # within one step of the cancel
     assert done["a"]["finish_reason"] == "length"
     assert tokens["a"] == alone(smollm2, PROMPTS["a"], NEW_TOKENS["a"])
+
+
+def test_an_idle_engine_ends_its_thread_and_the_next_request_starts_a_new_one(smollm2):
+    """An idle engine keeps no thread (nor that thread's OpenMP team, see threads.py); a
+    request after the pause is served as before."""
+    tokenizer = smollm2.tokenizer
+    finished: dict[str, threading.Event] = {"first": threading.Event(), "second": threading.Event()}
+    tokens: dict[str, list[int]] = {"first": [], "second": []}
+
+    def emit(request_id: str, event: dict):
+        if event["type"] == "token":
+            tokens[request_id].append(event["id"])
+        else:
+            finished[request_id].set()
+
+    def request(name: str) -> GenerationRequest:
+        return GenerationRequest(request_id=name, prompt_ids=tokenizer(PROMPTS["d"]).input_ids,
+                                 params=SamplingParams(temperature=0, max_new_tokens=NEW_TOKENS["d"]),
+                                 stop_ids=frozenset({tokenizer.eos_token_id}))
+
+    engine = BatchEngine(smollm2.model, tokenizer, emit=emit)
+    engine.start()
+    try:
+        engine.submit(request("first"))
+        assert finished["first"].wait(120)
+        first_thread = engine._thread
+        for _ in range(100):  # it leaves about a second after the last request
+            if engine._thread is None and not first_thread.is_alive():
+                break
+            threading.Event().wait(0.05)
+        assert engine._thread is None and not first_thread.is_alive()
+        engine.submit(request("second"))
+        assert finished["second"].wait(120)
+        assert engine._thread is not first_thread
+    finally:
+        engine.shutdown()
+    expected = alone(smollm2, PROMPTS["d"], NEW_TOKENS["d"])
+    assert tokens["first"] == expected and tokens["second"] == expected

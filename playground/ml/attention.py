@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .cpu_linear import PackedLinear
+
 SCALE = 1 / 255
 
 
@@ -26,14 +28,23 @@ def eager_twin(model):
     config._attn_implementation = "eager"
     with torch.device("meta"):
         twin = type(model)(config)
+    # Layers whose weights live outside the state dict (oneDNN's packed copies, cpu_linear)
+    # are shared as they are.
+    packed = [(name, module) for name, module in model.named_modules() if isinstance(module, PackedLinear)]
+    for name, module in packed:
+        parent, _, attr = name.rpartition(".")
+        setattr(twin.get_submodule(parent) if parent else twin, attr, module)
     twin.load_state_dict(model.state_dict(), assign=True, strict=False)
     # Tied embeddings and non-persistent buffers (rotary inv_freq) are not in the state
     # dict; take them from the original.
     for name, buffer in model.named_buffers():
         module_name, _, attr = name.rpartition(".")
         setattr(twin.get_submodule(module_name) if module_name else twin, attr, buffer)
-    if getattr(config, "tie_word_embeddings", False) and hasattr(twin, "tie_weights"):
+    if getattr(config, "tie_word_embeddings", False) and hasattr(twin, "tie_weights") and not packed:
         twin.tie_weights()
+    left = [name for name, tensor in twin.named_parameters() if tensor.is_meta]
+    if left:
+        raise RuntimeError(f"eager twin: weights not shared from the loaded model: {left[:3]}")
     return twin.eval()
 
 

@@ -65,13 +65,20 @@ async def concurrent(base, cookies, tokens):
     return sum(r["n"] for r in results) / (end - start), [r["p95_gap"] for r in results]
 
 
-def bare_baseline(tokens, repeats, device):
+def bare_baseline(tokens, repeats, device, stock=False):
+    """Bare `model.generate` on the model as the worker loads it (`load_model`: on a CPU,
+    oneDNN's prepacked matrix products), or with stock=True straight from
+    `from_pretrained` (PyTorch's default CPU kernels), for reference."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
+
+    from playground.ml.loading import ModelSpec, load_model
 
     path = ROOT / "var" / "models" / MODEL
-    tok = AutoTokenizer.from_pretrained(path)
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval().to(device)
+    loaded = load_model(ModelSpec(name=MODEL, kind="causal_lm", source=str(path)), device=device)
+    tok, model = loaded.tokenizer, loaded.model
+    if stock:
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=next(model.parameters()).dtype).eval().to(device)
     ids = torch.tensor([tok(PROMPT, add_special_tokens=False)["input_ids"]], device=device)
     tps, prefill = [], []
     with torch.no_grad():
@@ -86,7 +93,7 @@ def bare_baseline(tokens, repeats, device):
             if device.startswith("cuda"):
                 torch.cuda.synchronize()
             prefill.append(time.perf_counter() - t)
-    del model
+    del model, loaded
     return statistics.median(tps), statistics.median(prefill)
 
 
@@ -104,12 +111,14 @@ def main():
     with server(args.port) as base:
         cookies = [login(base, u) for u in users]
         bare_tps, prefill = bare_baseline(args.tokens, args.repeats, args.device)
+        stock_tps, _ = bare_baseline(args.tokens, args.repeats, args.device, stock=True)
         asyncio.run(ws_run(base, cookies[0], 4))  # warm-up
         singles = [asyncio.run(ws_run(base, cookies[0], args.tokens)) for _ in range(args.repeats)]
         ws_tps = statistics.median(r["tps"] for r in singles)
         ttft = statistics.median(r["ttft"] for r in singles)
         print(f"tokens per run: {args.tokens}; repeats: {args.repeats}; medians")
-        print(f"bare model.generate: {bare_tps:.1f} tok/s; prefill {prefill * 1000:.0f} ms")
+        print(f"bare model.generate: {bare_tps:.1f} tok/s; prefill {prefill * 1000:.0f} ms "
+              f"(stock from_pretrained model: {stock_tps:.1f} tok/s)")
         single_p95 = statistics.median(r["p95_gap"] for r in singles)
         print(f"WebSocket, 1 client: {ws_tps:.1f} tok/s; time to first token {ttft * 1000:.0f} ms; "
               f"p95 inter-token {single_p95 * 1000:.0f} ms")

@@ -64,6 +64,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Selectors and services raise core.errors.NotFound (they run in Celery too); a 404 here.
+    # Keep it last and sync only: it makes the whole chain run in one thread per request.
     "core.middleware.DomainErrorMiddleware",
 ]
 

@@ -6,7 +6,8 @@ On a GPU host: `--device cuda --clients 16 64` (the server's worker and the base
 run on the GPU; the batch follows the GPU's memory, so 64 clients share one batch).
 
 Starts the real server (uvicorn, embedded model worker, SQLite in var/bench) and, in
-this process, loads the same model for the baseline. Prints medians and the ratios
+this process, loads the same model for the baseline. Rounds alternate bare generate,
+one client and each N clients, so that all see the same background load. Prints medians and the ratios
 the playground issue asks for:
   - WebSocket tokens/s ÷ bare generate tokens/s (greedy, same prompt, same length);
   - time to first token over the socket − bare prefill time;
@@ -65,36 +66,47 @@ async def concurrent(base, cookies, tokens):
     return sum(r["n"] for r in results) / (end - start), [r["p95_gap"] for r in results]
 
 
-def bare_baseline(tokens, repeats, device, stock=False):
-    """Bare `model.generate` on the model as the worker loads it (`load_model`: on a CPU,
-    oneDNN's prepacked matrix products), or with stock=True straight from
-    `from_pretrained` (PyTorch's default CPU kernels), for reference."""
-    import torch
-    from transformers import AutoModelForCausalLM
+class Bare:
+    """Bare `model.generate` in this process, on the model as the worker loads it
+    (`load_model`: on a CPU, oneDNN's prepacked matrix products), or with stock=True
+    straight from `from_pretrained` (PyTorch's default CPU kernels), for reference."""
 
-    from playground.ml.loading import ModelSpec, load_model
+    def __init__(self, device, stock=False):
+        import torch
+        from transformers import AutoModelForCausalLM
 
-    path = ROOT / "var" / "models" / MODEL
-    loaded = load_model(ModelSpec(name=MODEL, kind="causal_lm", source=str(path)), device=device)
-    tok, model = loaded.tokenizer, loaded.model
-    if stock:
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=next(model.parameters()).dtype).eval().to(device)
-    ids = torch.tensor([tok(PROMPT, add_special_tokens=False)["input_ids"]], device=device)
-    tps, prefill = [], []
-    with torch.no_grad():
-        model.generate(ids, max_new_tokens=4, do_sample=False)  # warm-up
-        for _ in range(repeats):
+        from playground.ml.loading import ModelSpec, load_model
+
+        path = ROOT / "var" / "models" / MODEL
+        loaded = load_model(ModelSpec(name=MODEL, kind="causal_lm", source=str(path)), device=device)
+        self.model = loaded.model
+        if stock:
+            self.model = AutoModelForCausalLM.from_pretrained(path, dtype=next(self.model.parameters()).dtype)
+            self.model = self.model.eval().to(device)
+        self.device = device
+        self.ids = torch.tensor([loaded.tokenizer(PROMPT, add_special_tokens=False)["input_ids"]], device=device)
+        self.tps(4)  # warm-up
+
+    def tps(self, tokens) -> float:
+        import torch
+
+        with torch.no_grad():
             t = time.perf_counter()
-            out = model.generate(ids, max_new_tokens=tokens, do_sample=False, repetition_penalty=1.0)
-            tps.append((out.shape[1] - ids.shape[1]) / (time.perf_counter() - t))
-        for _ in range(5):
-            t = time.perf_counter()
-            model(ids)
-            if device.startswith("cuda"):
-                torch.cuda.synchronize()
-            prefill.append(time.perf_counter() - t)
-    del model, loaded
-    return statistics.median(tps), statistics.median(prefill)
+            out = self.model.generate(self.ids, max_new_tokens=tokens, do_sample=False, repetition_penalty=1.0)
+        return (out.shape[1] - self.ids.shape[1]) / (time.perf_counter() - t)
+
+    def prefill(self) -> float:
+        import torch
+
+        times = []
+        with torch.no_grad():
+            for _ in range(5):
+                t = time.perf_counter()
+                self.model(self.ids)
+                if self.device.startswith("cuda"):
+                    torch.cuda.synchronize()
+                times.append(time.perf_counter() - t)
+        return statistics.median(times)
 
 
 def main():
@@ -110,22 +122,31 @@ def main():
     prepare(users)
     with server(args.port) as base:
         cookies = [login(base, u) for u in users]
-        bare_tps, prefill = bare_baseline(args.tokens, args.repeats, args.device)
-        stock_tps, _ = bare_baseline(args.tokens, args.repeats, args.device, stock=True)
+        stock = Bare(args.device, stock=True)
+        stock_tps = statistics.median(stock.tps(args.tokens) for _ in range(args.repeats))
+        del stock
+        bare = Bare(args.device)
+        prefill = bare.prefill()
         asyncio.run(ws_run(base, cookies[0], 4))  # warm-up
-        singles = [asyncio.run(ws_run(base, cookies[0], args.tokens)) for _ in range(args.repeats)]
+        # Rounds: bare, one client, then each N; so every measure sees the same background load.
+        bares, singles, groups = [], [], {n: [] for n in args.clients}
+        for _ in range(args.repeats):
+            bares.append(bare.tps(args.tokens))
+            singles.append(asyncio.run(ws_run(base, cookies[0], args.tokens)))
+            for n in args.clients:
+                groups[n].append(asyncio.run(concurrent(base, cookies[:n], args.tokens)))
+        bare_tps = statistics.median(bares)
         ws_tps = statistics.median(r["tps"] for r in singles)
         ttft = statistics.median(r["ttft"] for r in singles)
-        print(f"tokens per run: {args.tokens}; repeats: {args.repeats}; medians")
+        print(f"tokens per run: {args.tokens}; rounds: {args.repeats}; medians")
         print(f"bare model.generate: {bare_tps:.1f} tok/s; prefill {prefill * 1000:.0f} ms "
-              f"(stock from_pretrained model: {stock_tps:.1f} tok/s)")
+              f"(stock from_pretrained model, measured first: {stock_tps:.1f} tok/s)")
         single_p95 = statistics.median(r["p95_gap"] for r in singles)
         print(f"WebSocket, 1 client: {ws_tps:.1f} tok/s; time to first token {ttft * 1000:.0f} ms; "
               f"p95 inter-token {single_p95 * 1000:.0f} ms")
         print(f"RATIO websocket/bare tokens/s = {ws_tps / bare_tps:.2f}  (target >= 0.95)")
         print(f"TTFT over socket - bare prefill = {(ttft - prefill) * 1000:.0f} ms  (target <= 100)")
-        for n in args.clients:
-            runs = [asyncio.run(concurrent(base, cookies[:n], args.tokens)) for _ in range(args.repeats)]
+        for n, runs in groups.items():
             total = statistics.median(r[0] for r in runs)
             p95 = statistics.median(max(g for g in r[1] if g is not None) for r in runs)
             target = f"  (target >= {TARGETS[n]})" if n in TARGETS and args.device == "cpu" else ""

@@ -69,4 +69,11 @@ def pack_linears(model: torch.nn.Module) -> int:
                     and child.weight.dtype == torch.float32):
                 setattr(module, name, PackedLinear(child))
                 replaced += 1
+    if replaced:
+        # The weights that stay (embeddings, norms) may be views into the memory-mapped
+        # checkpoint; copied, they let it go, so the replaced layers' pages are freed
+        # rather than kept resident beside their packed copies.
+        with torch.no_grad():
+            for param in model.parameters():
+                param.data = param.data.clone()
     return replaced

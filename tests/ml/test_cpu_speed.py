@@ -58,3 +58,16 @@ def test_in_fresh_thread_returns_raises_and_leaves_no_thread_behind():
     for thread in seen:
         thread.join(5)
         assert not thread.is_alive()
+
+
+def test_packing_copies_the_weights_that_stay_so_the_checkpoint_mapping_can_go(monkeypatch):
+    monkeypatch.setenv("LLM_CPU_PACKED_LINEAR", "1")
+    if not cpu_linear.packing_available():
+        pytest.skip("this PyTorch build has no oneDNN")
+    model = torch.nn.Sequential(torch.nn.Embedding(10, 8), torch.nn.Linear(8, 4))
+    before = model[0].weight.data_ptr()
+    ids = torch.tensor([[1, 2, 3]])
+    expected = model(ids)
+    assert cpu_linear.pack_linears(model) == 1
+    assert model[0].weight.data_ptr() != before  # no longer a view of what was loaded
+    assert torch.allclose(model(ids), expected, atol=1e-5)

@@ -60,6 +60,8 @@ async def measure(args, user) -> dict:
             for path in (LESSON, TRIVIAL):
                 for _ in range(10):  # warm-up: the chain is built, templates and connections ready
                     assert (await client.get(path)).status_code == 200
+            if b'class="lesson-body' not in (await client.get(LESSON)).content:
+                raise SystemExit(f"{LESSON} is not open to the bench learner (locked?)")
             clients[name] = (client, chain)
     cpu: dict[tuple[str, str], list[float]] = {}
     for _ in range(args.rounds):

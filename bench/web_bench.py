@@ -25,6 +25,7 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,7 +40,14 @@ from accounts.services import user_create_or_update
 from courseapp.services import course_seed_builtin, lesson_complete
 course = course_seed_builtin(log=lambda *_: None)
 user = user_create_or_update(username="bench-learner", name="Bench Learner", role=Role.EMPLOYEE, password=None)
-lesson_complete(user=user, lesson=course.lessons.get(slug="01-why-llms"))
+# Complete what the measured lesson needs, so that the learner reads it (not its locked page).
+needed, todo = [], ["02-transformer-attention"]
+while todo:
+    for slug in course.lessons.get(slug=todo.pop()).prerequisites:
+        needed.insert(0, slug)
+        todo.append(slug)
+for slug in dict.fromkeys(needed):
+    lesson_complete(user=user, lesson=course.lessons.get(slug=slug))
 s = SessionStore()
 s[SESSION_KEY], s[BACKEND_SESSION_KEY] = str(user.pk), "django.contrib.auth.backends.ModelBackend"
 s[HASH_SESSION_KEY] = user.get_session_auth_hash()
@@ -125,6 +133,16 @@ def summary(parts: list[tuple[list[float], float, int]]) -> dict:
             "p99": q[98] * 1000, "n": len(latencies), "errors": sum(p[2] for p in parts), "parts": parts}
 
 
+def check_lesson_is_open(port: int, cookie: str):
+    """The measured page must be the lesson itself, not the page saying it is locked."""
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{LESSON}", headers={  # noqa: S310  (our local server)
+        "Cookie": f"sessionid={cookie}", "X-Forwarded-Proto": "https"})
+    with urllib.request.urlopen(request) as response:  # noqa: S310
+        html = response.read().decode()
+    if 'class="lesson-body' not in html:
+        raise SystemExit(f"{LESSON} is not open to the bench learner (locked?); the bench would measure the wrong page")
+
+
 async def overlap(port: int, cookie: str, n: int = 8) -> float:
     """Seconds until n simultaneous requests to /bench/sleep/ have all been answered."""
     request = (f"GET /bench/sleep/ HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX-Forwarded-Proto: https\r\n"
@@ -169,6 +187,7 @@ def main() -> int:
                 break
             except OSError:
                 time.sleep(0.25)
+        check_lesson_is_open(port, cookie)
         # Warm every worker process (imports, template loading, connections) before measuring.
         for path in (TRIVIAL, LESSON):
             asyncio.run(load(port, path, cookie, args.clients, 3))

@@ -32,20 +32,24 @@ def eager_twin(model):
     # are shared as they are.
     packed = [(name, module) for name, module in model.named_modules() if isinstance(module, PackedLinear)]
     for name, module in packed:
-        parent, _, attr = name.rpartition(".")
-        setattr(twin.get_submodule(parent) if parent else twin, attr, module)
+        _set_at(twin, name, module)
     twin.load_state_dict(model.state_dict(), assign=True, strict=False)
     # Tied embeddings and non-persistent buffers (rotary inv_freq) are not in the state
     # dict; take them from the original.
     for name, buffer in model.named_buffers():
-        module_name, _, attr = name.rpartition(".")
-        setattr(twin.get_submodule(module_name) if module_name else twin, attr, buffer)
+        _set_at(twin, name, buffer)
     if getattr(config, "tie_word_embeddings", False) and hasattr(twin, "tie_weights") and not packed:
         twin.tie_weights()
     left = [name for name, tensor in twin.named_parameters() if tensor.is_meta]
     if left:
         raise RuntimeError(f"eager twin: weights not shared from the loaded model: {left[:3]}")
     return twin.eval()
+
+
+def _set_at(root, dotted_name: str, value):
+    """Set a submodule or tensor of `root` by its dotted name ("model.layers.0.mlp")."""
+    parent, _, attr = dotted_name.rpartition(".")
+    setattr(root.get_submodule(parent) if parent else root, attr, value)
 
 
 @dataclass

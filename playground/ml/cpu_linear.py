@@ -2,11 +2,11 @@
 
 PyTorch's CPU wheel sends `nn.Linear` to MKL's sgemm. For the shapes of decoding (a
 few rows against a large weight matrix) MKL is slow on this project's AMD hosts: a
-SmolLM2 decode step took about 60 ms at batch 1 and 90-110 ms at batch 8, so batching
-8 sequences bought little. oneDNN, which ships inside the same wheel, picks its kernel
+SmolLM2 decode step took 63 ms at batch 1 and 102 ms at batch 8, so batching 8
+sequences bought little. oneDNN, which ships inside the same wheel, picks its kernel
 from the CPU's instruction set (AVX-512 here) and reads a weight that was reordered
-once, at load time, into its own blocked layout: about 44 ms at batch 1 and 45 ms at
-batch 8 on the same machine (`docs/PERFORMANCE.md`).
+once, at load time, into its own blocked layout: 48 ms at batch 1 and 55 ms at batch 8
+on the same machine (bench/cpu_step_bench.py, docs/PERFORMANCE.md).
 
 The arithmetic is still fp32; only the order of the additions inside a dot product
 differs, as it does between any two GEMM kernels (and between batch sizes). Used for
@@ -43,9 +43,7 @@ class PackedLinear(torch.nn.Module):
         self.bias = None if linear.bias is None else linear.bias.detach()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        rows = x.reshape(-1, self.in_features)
-        if not rows.is_contiguous():
-            rows = rows.contiguous()
+        rows = x.reshape(-1, self.in_features).contiguous()  # no copy when it already is
         out = torch.ops.mkldnn._linear_pointwise(rows, self.packed, self.bias, "none", [], "")
         return out.reshape(*x.shape[:-1], self.out_features)
 

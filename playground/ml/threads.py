@@ -7,8 +7,9 @@ OpenMP (the runtime in PyTorch's wheel) counts every team's threads; once there 
 more than the process has CPUs, its threads stop spinning between parallel regions
 and sleep in the kernel instead, and a decode step is made of about a thousand small
 parallel regions. On the 2-CPU hosts this project measured, one idle team left behind
-by a thread pool (asyncio.to_thread's) made every decode step of the engine about 1.5x
-slower (53 → 82 ms at batch 1, 66 → 100 ms at batch 8; docs/PERFORMANCE.md). A thread
+by a thread pool (asyncio.to_thread's) made every decode step of the engine about 1.4x
+slower (48 → 67 ms at batch 1, 55 → 80 ms at batch 8; bench/cpu_step_bench.py,
+docs/PERFORMANCE.md). A thread
 that has finished takes its team with it, so work that is not the engine's runs in a
 thread of its own, which then ends.
 """

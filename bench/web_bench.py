@@ -5,7 +5,8 @@ background load on a shared machine.
 
 Production settings (config.settings.production, plus the trivial view: bench/web_settings.py)
 on PostgreSQL and Redis, static files collected into the manifest, the server started as
-DEPLOY.md says (uvicorn --workers, DB_POOL_MAX_SIZE=8). Each client is a closed loop: it sends its next
+DEPLOY.md says (python -m ops.webserver: WEB_CONCURRENCY processes, each on its own
+SO_REUSEPORT socket; DB_POOL_MAX_SIZE=8). Each client is a closed loop: it sends its next
 request when the last answer arrived, so latency = clients / throughput.
 
     .venv/bin/python bench/web_bench.py [--clients 20] [--seconds 15] [--rounds 3] [--workers 2]
@@ -164,7 +165,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3,
                         help="alternate the two pages in this many windows each, so that both see the "
                              "same background load on a shared machine")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="uvicorn processes (WEB_CONCURRENCY)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="web processes (WEB_CONCURRENCY)")
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
     env = bench_env(args.workers)
@@ -176,9 +177,8 @@ def main() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "config.asgi:application", "--port", str(port), "--lifespan", "on",
-         "--ws", "websockets-sansio", "--proxy-headers", "--log-level", "warning", "--no-access-log"],
+    server = subprocess.Popen(  # as DEPLOY.md starts it (WEB_CONCURRENCY processes)
+        [sys.executable, "-m", "ops.webserver", "--port", str(port), "--log-level", "warning", "--no-access-log"],
         cwd=ROOT, env=env)
     try:
         for _ in range(120):
@@ -210,7 +210,7 @@ def main() -> int:
         server.terminate()
         server.wait(30)
     ratio = results["lesson page"]["rps"] / results["trivial view"]["rps"]
-    print(f"{args.clients} clients, {args.workers} uvicorn processes, {os.cpu_count()} CPU cores, "
+    print(f"{args.clients} clients, {args.workers} web processes, {os.cpu_count()} CPU cores, "
           f"load average before: {load_before:.2f}")
     print(f"lesson page / trivial view throughput: {ratio:.2f}x (target >= 0.5x); "
           f"lesson p95 {results['lesson page']['p95']:.0f} ms (target < 200 ms)")

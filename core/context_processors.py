@@ -1,10 +1,7 @@
-from functools import cache
-
-from django.conf import settings
-from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils.translation import gettext_lazy as _
 
 from .permissions import has_role
+from .reverse import cached_reverse
 from .roles import Role
 
 # (url name, label, minimum role); the layout shows what the user may open.
@@ -19,19 +16,25 @@ NAV = [
 ]
 
 
-@cache
-def _nav_url(name: str, script_prefix: str, urlconf: str) -> str:
-    return reverse(name)  # the same every request: reversed once per process, not on every page
+# The URLs every page's layout links to (base.html), by short name.
+SITE_URLS = {
+    "home": "core:home",
+    "set_language": "set_language",
+    "logout": "accounts:logout",
+    "js_catalog": "javascript-catalog",
+}
 
 
 def navigation(request):
+    """The layout's links: `site_urls` (SITE_URLS) and `nav_items`, what the user's role may
+    open; each reversed once per process, not on every page."""
+    context = {"site_urls": {key: cached_reverse(name) for key, name in SITE_URLS.items()}, "nav_items": []}
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
-        return {"nav_items": []}
+        return context
     path = request.path
-    items = []
     for name, label, role in NAV:
         if has_role(user, role):
-            url = _nav_url(name, get_script_prefix(), get_urlconf() or settings.ROOT_URLCONF)
-            items.append({"url": url, "label": label, "active": path.startswith(url)})
-    return {"nav_items": items}
+            url = cached_reverse(name)
+            context["nav_items"].append({"url": url, "label": label, "active": path.startswith(url)})
+    return context

@@ -105,14 +105,17 @@ class Outline:
                 return item
         return next((i for i in self.items if not i.done and not i.locked), None)
 
-    @property
+    @cached_property
     def fragment_key(self) -> str:
-        """Everything partials/outline.html shows, except the language: the course content
-        (its id and updated_at), which modules and items this user sees, and each item's
-        state for this user. Two requests with the same key get the same HTML (the tag
-        {% cache %} adds the language), so a cached outline holds nothing else per user."""
+        """Everything partials/outline.html and the lesson page's cached parts show, except
+        the language: the course content (its id and updated_at), which modules and items
+        this user sees, and each item's state for this user. Two requests with the same key
+        get the same HTML (the tag {% cache %} adds the language), so a cached fragment
+        holds nothing else per user. Read when the page renders, after the view has marked
+        the current item."""
         state = (self.course.pk, self.course.updated_at.timestamp(), [m.module.pk for m in self.modules],
-                 [(i.kind, i.obj.pk, i.done, i.locked, i.best_score, i.attempts_used, i.current) for i in self.items])
+                 [(i.kind, i.obj.pk, i.done, i.locked, bool(i.preview_locks), i.best_score, i.attempts_used,
+                   i.current) for i in self.items])
         return hashlib.sha256(repr(state).encode()).hexdigest()
 
     def find(self, kind: str, slug: str) -> Item | None:

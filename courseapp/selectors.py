@@ -15,6 +15,7 @@ from django.utils.dateparse import parse_datetime
 
 from accounts.models import Role
 from core.errors import NotFound
+from core.local_cache import LocalLRU
 from core.permissions import has_role
 
 from .models import (
@@ -88,17 +89,23 @@ def _content_key(course: Course, *parts) -> str:
     return ":".join(["courseapp", str(course.pk), f"{course.updated_at.timestamp():.6f}", *map(str, parts)])
 
 
-def _cached(key: str, compute):
-    """The value under a versioned key: from this process's cache, else the shared one,
-    else computed and stored in both. (Each read unpickles a fresh copy to mutate.)"""
-    local, shared = caches["local"], caches["default"]
-    value = local.get(key)
+# This process's copies of course content: shared by every request, never mutated.
+_local_content = LocalLRU(maxsize=256)
+
+
+def _cached(key: str, compute, attach):
+    """The value under a versioned key: from this process's memory, else the shared cache,
+    else computed and stored in both. `attach` runs once per process on a value before it
+    is shared (e.g. to point each object at its course); readers must not mutate it."""
+    value = _local_content.get(key)
     if value is None:
+        shared = caches["default"]
         value = shared.get(key)
         if value is None:
             value = compute()
             shared.set(key, value, CONTENT_CACHE_SECONDS)
-        local.set(key, value, CONTENT_CACHE_SECONDS)
+        attach(value)
+        _local_content.put(key, value)
     return value
 
 
@@ -110,33 +117,43 @@ class CourseContent:
 
 
 def course_content(*, course: Course) -> CourseContent:
-    """All of the course's modules, lessons and quizzes in order, drafts included."""
-    content = _cached(_content_key(course, "content"), lambda: CourseContent(
+    """All of the course's modules, lessons and quizzes in order, drafts included.
+    Shared by every request in this process: read-only."""
+
+    def attach(content: CourseContent):
+        for obj in (*content.modules, *content.lessons, *content.quizzes):
+            obj.course = course  # their URLs need the course slug: no query per item
+
+    return _cached(_content_key(course, "content"), lambda: CourseContent(
         modules=list(Module.objects.filter(course=course)),
         lessons=list(Lesson.objects.filter(course=course).defer("body", "body_html").order_by("position", "id")),
         quizzes=list(Quiz.objects.filter(course=course).order_by("position", "id")),
-    ))
-    for obj in (*content.modules, *content.lessons, *content.quizzes):
-        obj.course = course  # their URLs need the course slug: no query per item
-    return content
+    ), attach)
 
 
 # The UNION of three shapes of row, written out: built by the ORM, this one query cost
 # more Python than the three it replaces. NULLs are cast so that PostgreSQL can type
-# each column; SQLite ignores the casts.
+# each column; SQLite ignores the casts. Progress and attempts are picked by the user's
+# index and the course's lesson and quiz ids (known from the cached content): joining
+# the lesson and quiz tables instead probed the user's rows once per lesson and quiz
+# (0.26 against 0.07 ms in PostgreSQL for the built-in course).
 _USER_STATE_SQL = """
 SELECT 'progress', p.id, p.lesson_id, p.last_viewed_at, p.completed_at, CAST(NULL AS {dt}), p.time_spent_seconds,
        CAST(NULL AS double precision), CAST(NULL AS boolean), CAST(NULL AS varchar(12))
-  FROM {progress} p JOIN {lesson} l ON l.id = p.lesson_id WHERE p.user_id = %s AND l.course_id = %s
+  FROM {progress} p WHERE p.user_id = %s AND {lessons}
 UNION ALL
 SELECT 'attempt', a.id, a.quiz_id, CAST(NULL AS {dt}), CAST(NULL AS {dt}), CAST(NULL AS {dt}), CAST(NULL AS integer),
        a.score, a.passed, a.status
-  FROM {attempt} a JOIN {quiz} q ON q.id = a.quiz_id WHERE a.user_id = %s AND q.course_id = %s
+  FROM {attempt} a WHERE a.user_id = %s AND {quizzes}
 UNION ALL
 SELECT 'enrollment', e.id, e.last_lesson_id, e.last_activity_at, e.completed_at, e.started_at, CAST(NULL AS integer),
        CAST(NULL AS double precision), CAST(NULL AS boolean), CAST(NULL AS varchar(12))
   FROM {enrollment} e WHERE e.user_id = %s AND e.course_id = %s
 """
+
+
+def _in(column: str, ids: list[int]) -> str:
+    return f"{column} IN ({', '.join(['%s'] * len(ids))})" if ids else "1 = 0"
 
 
 def _aware(value):
@@ -148,14 +165,15 @@ def _aware(value):
     return value
 
 
-def user_state(*, user, course: Course) -> UserState:
+def user_state(*, user, course: Course, content: CourseContent) -> UserState:
     """The user's progress, attempts and enrollment in the course, in one query: the
     outline's only per-user read."""
+    lesson_ids, quiz_ids = [o.pk for o in content.lessons], [o.pk for o in content.quizzes]
     sql = _USER_STATE_SQL.format(
-        dt="timestamp with time zone", progress=LessonProgress._meta.db_table, lesson=Lesson._meta.db_table,
-        attempt=Attempt._meta.db_table, quiz=Quiz._meta.db_table, enrollment=Enrollment._meta.db_table)
+        dt="timestamp with time zone", progress=LessonProgress._meta.db_table, attempt=Attempt._meta.db_table,
+        enrollment=Enrollment._meta.db_table, lessons=_in("p.lesson_id", lesson_ids), quizzes=_in("a.quiz_id", quiz_ids))
     with connection.cursor() as cursor:
-        cursor.execute(sql, [user.pk, course.pk] * 3)
+        cursor.execute(sql, [user.pk, *lesson_ids, user.pk, *quiz_ids, user.pk, course.pk])
         rows = cursor.fetchall()
     state = UserState(progress={}, attempts=[], enrollment=None)
     for kind, row_id, ref, t1, t2, t3, count, pct, ok, status in rows:
@@ -184,7 +202,7 @@ def course_outline(*, course: Course, user) -> Outline:
     modules, lessons, quizzes = content.modules, content.lessons, content.quizzes
     if not preview:
         lessons, quizzes = [o for o in lessons if o.published], [o for o in quizzes if o.published]
-    state = user_state(user=user, course=course)
+    state = user_state(user=user, course=course, content=content)
     progress, enrollment = state.progress, state.enrollment
     attempt_stats: dict[int, dict] = {}  # a learner's attempts are few: summed here, not by the database
     for quiz_id, status, score, passed in state.attempts:
@@ -253,12 +271,18 @@ def course_is_complete(*, user, course: Course) -> bool:
 
 
 def lesson_get(*, course: Course, slug: str, user) -> Lesson:
-    """The lesson with its rendered body and module, from the cache (see course_content)."""
+    """The lesson with its rendered body and module, from the cache (see course_content).
+    Shared by every request in this process: read-only."""
+
+    def attach(lesson: Lesson | bool):
+        if lesson:
+            lesson.course = lesson.module.course = course
+
     lesson = _cached(_content_key(course, "lesson", slug), lambda: (
-        Lesson.objects.filter(course=course, slug=slug).select_related("module").defer("body").first() or False))
+        Lesson.objects.filter(course=course, slug=slug).select_related("module").defer("body").first() or False),
+        attach)
     if not lesson or not (lesson.published or can_preview(user)):
         raise NotFound
-    lesson.course = lesson.module.course = course
     return lesson
 
 

@@ -121,10 +121,10 @@ def asgi_server(django_db_setup, django_db_blocker):
     logs.append(log)
     # Production serves from several processes (DEPLOY.md), so the browser tests' pages and
     # sockets land on either of two; the embedded default is one process by design.
-    workers = ["--workers", "2"] if not embedded else []
-    web = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "config.asgi:application", "--port", str(port), "--lifespan", "on",
-         "--ws", "websockets-sansio", *workers], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    server = (["-m", "uvicorn", "config.asgi:application", "--lifespan", "on", "--ws", "websockets-sansio"]
+              if embedded else ["-m", "ops.webserver", "--workers", "2"])  # as DEPLOY.md runs it
+    web = subprocess.Popen([sys.executable, *server, "--port", str(port)], cwd=ROOT, env=env, stdout=log,
+                           stderr=subprocess.STDOUT)
     procs.append(web)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120

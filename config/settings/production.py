@@ -27,7 +27,7 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 # Hashed, compressed files from `collectstatic`, cached forever by browsers.
 STORAGES = {
     "default": STORAGES["default"],  # noqa: F405  (artifacts: S3 when LLM_S3_BUCKET is set)
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "staticfiles": {"BACKEND": "core.static_storage.StaticFilesStorage"},  # whitenoise's, URLs kept
 }
 WHITENOISE_USE_FINDERS = False
 

@@ -111,12 +111,11 @@ def test_release_steps_on_production_settings_serve_every_page_through_the_manif
     manage("seed_demo")
     passwords = json.loads((var / "demo-credentials.json").read_text())
 
-    # The web tier as DEPLOY.md starts it: several uvicorn processes (WEB_CONCURRENCY).
+    # The web tier as DEPLOY.md starts it: several processes (WEB_CONCURRENCY), ops/webserver.py.
     port = free_port()
     log = open(var / "uvicorn.log", "w")  # noqa: SIM115  (closed below)
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "config.asgi:application", "--port", str(port), "--lifespan", "on",
-         "--ws", "websockets-sansio", "--proxy-headers"],
+        [sys.executable, "-m", "ops.webserver", "--port", str(port)],
         cwd=settings.BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -84,11 +84,11 @@ class Command(BaseCommand):
             web_workers = 1
         else:
             web_workers = web_workers or os.cpu_count() or 1
-        commands = {
-            "web": [python, "-m", "uvicorn", "config.asgi:application", "--host", host, "--port", str(port),
-                    "--lifespan", "on", "--ws", "websockets-sansio", "--log-level", "warning",
-                    "--workers", str(web_workers)],
-        }
+        if web_workers == 1:
+            web = [python, "-m", "uvicorn", "config.asgi:application", "--lifespan", "on", "--ws", "websockets-sansio"]
+        else:  # several processes, each on its own socket (ops/webserver.py), as DEPLOY.md runs them
+            web = [python, "-m", "ops.webserver", "--workers", str(web_workers)]
+        commands = {"web": [*web, "--host", host, "--port", str(port), "--log-level", "warning"]}
         if not settings.LLM_EMBEDDED_WORKER:
             commands["model-worker"] = [python, manage, "model_worker"]
         if celery:

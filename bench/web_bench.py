@@ -27,6 +27,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from http.cookies import SimpleCookie
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,7 +107,7 @@ async def fetch(reader, writer, request: bytes) -> int:
 
 async def load(port: int, path: str, cookie: str, clients: int, seconds: float) -> dict:
     request = (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX-Forwarded-Proto: https\r\n"
-               f"Cookie: sessionid={cookie}\r\nConnection: keep-alive\r\n\r\n").encode()
+               f"Cookie: {cookie}\r\nConnection: keep-alive\r\n\r\n").encode()
     latencies: list[float] = []
     errors = 0
     stop_at = time.monotonic() + seconds
@@ -134,20 +135,29 @@ def summary(parts: list[tuple[list[float], float, int]]) -> dict:
             "p99": q[98] * 1000, "n": len(latencies), "errors": sum(p[2] for p in parts), "parts": parts}
 
 
-def check_lesson_is_open(port: int, cookie: str):
-    """The measured page must be the lesson itself, not the page saying it is locked."""
+def first_visit(port: int, session: str) -> str:
+    """Open the lesson once, as a browser would, and return the Cookie header a browser
+    sends from then on: the session and the CSRF cookie the page set. (Without the CSRF
+    cookie, every lesson view would make a new CSRF secret and set it again.) The measured
+    page must be the lesson itself, not the page saying it is locked."""
     request = urllib.request.Request(f"http://127.0.0.1:{port}{LESSON}", headers={  # noqa: S310  (our local server)
-        "Cookie": f"sessionid={cookie}", "X-Forwarded-Proto": "https"})
+        "Cookie": f"sessionid={session}", "X-Forwarded-Proto": "https"})
     with urllib.request.urlopen(request) as response:  # noqa: S310
         html = response.read().decode()
+        jar = SimpleCookie()
+        for header in response.headers.get_all("Set-Cookie") or []:
+            jar.load(header)
     if 'class="lesson-body' not in html:
         raise SystemExit(f"{LESSON} is not open to the bench learner (locked?); the bench would measure the wrong page")
+    if "csrftoken" not in jar:
+        raise SystemExit("the lesson page set no CSRF cookie")
+    return f"sessionid={session}; csrftoken={jar['csrftoken'].value}"
 
 
 async def overlap(port: int, cookie: str, n: int = 8) -> float:
     """Seconds until n simultaneous requests to /bench/sleep/ have all been answered."""
     request = (f"GET /bench/sleep/ HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX-Forwarded-Proto: https\r\n"
-               f"Cookie: sessionid={cookie}\r\n\r\n").encode()
+               f"Cookie: {cookie}\r\n\r\n").encode()
     connections = [await asyncio.open_connection("127.0.0.1", port) for _ in range(n)]
     started = time.perf_counter()
     statuses = await asyncio.gather(*(fetch(reader, writer, request) for reader, writer in connections))
@@ -172,7 +182,7 @@ def main() -> int:
     ensure_database(env["DATABASE_URL"])
     manage(env, "migrate", "--noinput")
     manage(env, "collectstatic", "--noinput")
-    cookie = manage(env, "shell", "-c", SEED).strip().splitlines()[-1]
+    session = manage(env, "shell", "-c", SEED).strip().splitlines()[-1]
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -187,7 +197,7 @@ def main() -> int:
                 break
             except OSError:
                 time.sleep(0.25)
-        check_lesson_is_open(port, cookie)
+        cookie = first_visit(port, session)
         # Warm every worker process (imports, template loading, connections) before measuring.
         for path in (TRIVIAL, LESSON):
             asyncio.run(load(port, path, cookie, args.clients, 3))

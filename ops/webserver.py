@@ -20,7 +20,7 @@ kernel queues on it meanwhile are served by the replacement.
 
 The ASGI application and its fixed options are the ones DEPLOY.md gives: lifespan on,
 the sans-I/O websockets implementation, X-Forwarded-* trusted from FORWARDED_ALLOW_IPS
-(uvicorn's default: 127.0.0.1).
+(uvicorn's default: 127.0.0.1 and ::1).
 """
 
 from __future__ import annotations

@@ -30,11 +30,8 @@ def test_two_learners_in_the_same_state_share_the_cached_parts_but_not_their_own
     course = make_course(lessons=2, quizzes=False)
     ada, bob = make_user(), make_user()
     url = f"/learn/{course.slug}/lessons/m1-l1/"
-    pages = {}
-    for user in (ada, bob):
-        client = _csrf_client(user)
-        pages[user] = (client, client.get(url).content.decode())
-    (ada_client, ada_page), (bob_client, bob_page) = pages[ada], pages[bob]
+    ada_client, bob_client = _csrf_client(ada), _csrf_client(bob)
+    ada_page, bob_page = ada_client.get(url).content.decode(), bob_client.get(url).content.decode()
     assert ada.display_name in ada_page and bob.display_name not in ada_page
     assert bob.display_name in bob_page and ada.display_name not in bob_page
     # The same lesson body and outline, from one cached fragment...

@@ -35,6 +35,3 @@ class LocalLRU:
             self._data.move_to_end(key)
             while len(self._data) > self.maxsize:
                 self._data.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._data)

@@ -175,14 +175,14 @@ else:
 # Django's cache: course structure and lesson bodies (courseapp/selectors.py), keyed by
 # the course's updated_at, so an edit shows on the next request from any process.
 # "default" is shared by every web process (Redis; in memory in the embedded default);
-# "local" is each process's own copy of entries whose key names their version, which
-# therefore never change (content, and the outline fragments of {% cache %}).
+# "template_fragments" is each process's own copy of the {% cache %} fragments, whose
+# keys name their version and which therefore never change. (Each process also keeps
+# the content objects themselves: courseapp.selectors._local_content.)
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "llm-academy"},
-    "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "llm-academy-local",
-              "OPTIONS": {"MAX_ENTRIES": 1000}},
+    "template_fragments": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                           "LOCATION": "llm-academy-local", "OPTIONS": {"MAX_ENTRIES": 1000}},
 }
-CACHES["template_fragments"] = CACHES["local"]
 if REDIS_URL:
     CACHES["default"] = {"BACKEND": "core.redis_cache.SharedRedisCache", "LOCATION": REDIS_URL,
                          "KEY_PREFIX": "llm-academy"}

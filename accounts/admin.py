@@ -1,6 +1,9 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
+from audit.models import Source
+from audit.services import Origin
+
 from .models import Role, Team, User
 from .services import user_access_changed
 
@@ -18,7 +21,8 @@ class UserAdmin(BaseUserAdmin):
         previous = User.objects.filter(pk=obj.pk).values_list("role", "team_id").first() if change else None
         super().save_model(request, obj, form, change)
         user_access_changed(user=obj, previous_role=previous[0] if previous else None,
-                            previous_team_id=previous[1] if previous else None)
+                            previous_team_id=previous[1] if previous else None,
+                            origin=Origin.from_request(request, source=Source.ADMIN))
 
 
 @admin.register(Team)

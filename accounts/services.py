@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
+from audit.services import COMMAND, SYSTEM, Origin, audit_record
 from core.encoding import NotUTF8, utf8_text
 
 from .models import Role, Team, User
@@ -17,14 +18,39 @@ from .models import Role, Team, User
 CSV_COLUMNS = ["username", "email", "name", "team", "role"]
 
 
-def team_get_or_create(*, name: str) -> Team:
+def team_get_or_create(*, name: str, origin: Origin = SYSTEM) -> Team:
+    """The team of that name, created if need be. Safe when several processes create the
+    same new team at once (first sign-ins of a department, a SCIM batch): the unique index
+    decides, and whoever loses the insert reads the winner's row."""
     name = name.strip()
     team = Team.objects.filter(name=name).first()
-    if team is None:
-        team = Team(name=name)
-        team.full_clean()
-        team.save()
+    if team is not None:
+        return team
+    team = Team(name=name)
+    team.full_clean(validate_unique=False)  # the index below is the check that holds under races
+    try:
+        with transaction.atomic():
+            team.save()
+    except IntegrityError:
+        return Team.objects.get(name=name)
+    audit_record(action="team.created", origin=origin, target=team, after={"name": team.name})
     return team
+
+
+def _access(role: str | None, team_id: int | None) -> dict:
+    team = Team.objects.filter(pk=team_id).values_list("name", flat=True).first() if team_id else None
+    return {"role": role, "team": team}
+
+
+def _audit_access(*, user: User, origin: Origin, previous: dict | None) -> None:
+    """One entry per change of someone's role or team, whichever door it came through."""
+    now = _access(user.role, user.team_id)
+    if previous is None:
+        audit_record(action="user.created", origin=origin, target=user, after=now)
+    elif previous != now:
+        changed = [k for k in now if now[k] != previous[k]]
+        audit_record(action="user.access_changed", origin=origin, target=user,
+                     before={k: previous[k] for k in changed}, after={k: now[k] for k in changed})
 
 
 def user_access_sync(*, user: User, previous_team_id: int | None) -> None:
@@ -43,13 +69,17 @@ def user_access_sync(*, user: User, previous_team_id: int | None) -> None:
         user.managed_teams.add(user.team_id)
 
 
-def user_access_changed(*, user: User, previous_role: str | None, previous_team_id: int | None) -> None:
+def user_access_changed(
+    *, user: User, previous_role: str | None, previous_team_id: int | None, origin: Origin = SYSTEM
+) -> None:
     """After an edit elsewhere (the Django admin): a changed role sets the admin flags as
     `people` does (so a demoted admin stops being a superuser), and the managers follow."""
     if previous_role is not None and previous_role != user.role:
         user.is_staff = user.is_superuser = user.role == Role.ADMIN
         user.save(update_fields=["is_staff", "is_superuser"])
     user_access_sync(user=user, previous_team_id=previous_team_id)
+    _audit_access(user=user, origin=origin,
+                  previous=None if previous_role is None else _access(previous_role, previous_team_id))
 
 
 @transaction.atomic
@@ -61,14 +91,17 @@ def user_create_or_update(
     role: str = Role.EMPLOYEE,
     team: Team | None = None,
     password: str | None = None,
+    origin: Origin = SYSTEM,
 ) -> User:
     """Create a user, or update the profile fields of an existing one.
 
     Admins get Django admin access; team management follows the role and the team
-    (user_access_sync), in the same transaction.
+    (user_access_sync), in the same transaction. A new person, or a change of role or
+    team, leaves one audit entry saying who made it (`origin`).
     """
     user = User.objects.filter(username=username).first() or User(username=username)
     previous_team_id = user.team_id if user.pk else None
+    previous = _access(user.role, user.team_id) if user.pk else None
     user.email = email
     user.name = name
     user.role = role
@@ -82,15 +115,21 @@ def user_create_or_update(
     user.full_clean(exclude=["password"])
     user.save()
     user_access_sync(user=user, previous_team_id=previous_team_id)
+    _audit_access(user=user, origin=origin, previous=previous)
     return user
 
 
-def team_managers_add(*, team: Team, users: list[User]) -> None:
+def team_managers_add(*, team: Team, users: list[User], origin: Origin = SYSTEM) -> None:
     """Name more managers of a team; only people with the manager role can be one."""
     wrong = [u.username for u in users if u.role != Role.MANAGER]
     if wrong:
         raise ValidationError(f"not managers (give them the manager role first): {', '.join(wrong)}")
+    before = sorted(team.managers.values_list("username", flat=True))
     team.managers.add(*users)
+    after = sorted(team.managers.values_list("username", flat=True))
+    if after != before:
+        audit_record(action="team.managers_changed", origin=origin, target=team,
+                     before={"managers": before}, after={"managers": after})
 
 
 @dataclass
@@ -141,17 +180,17 @@ def _validate_row(lineno: int, row: dict, seen: dict[str, int]) -> list[str]:
     return errors
 
 
-def people_import_file(*, data: bytes) -> ImportResult:
+def people_import_file(*, data: bytes, origin: Origin = COMMAND) -> ImportResult:
     """Import a CSV file as bytes: it must be UTF-8 (a BOM is fine); an encoding error
     names its line like any other, and nothing is written."""
     try:
         text = utf8_text(data)
     except NotUTF8 as exc:
         raise ImportError_([f"line {exc.line}: {exc}"]) from exc
-    return people_import_csv(text=text)
+    return people_import_csv(text=text, origin=origin)
 
 
-def people_import_csv(*, text: str) -> ImportResult:
+def people_import_csv(*, text: str, origin: Origin = COMMAND) -> ImportResult:
     """Import users and teams from CSV (username, email, name, team, role).
 
     All rows are checked first; if any is bad, nothing is written and every error
@@ -187,7 +226,7 @@ def people_import_csv(*, text: str) -> ImportResult:
             team_name = (row.get("team") or "").strip()
             team = None
             if team_name:
-                team = team_get_or_create(name=team_name)
+                team = team_get_or_create(name=team_name, origin=origin)
                 if team_name not in known_teams:
                     known_teams.add(team_name)
                     result.teams_created += 1
@@ -198,6 +237,7 @@ def people_import_csv(*, text: str) -> ImportResult:
                 name=(row.get("name") or "").strip(),
                 role=(row.get("role") or "").strip().lower() or Role.EMPLOYEE,
                 team=team,
+                origin=origin,
             )
             if username in existing:
                 result.updated += 1

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "playground",
     "training",
     "dashboards",
+    "audit",
     "ops",
 ]
 
@@ -323,6 +324,11 @@ REMINDER_DAYS_BEFORE = env_int("REMINDER_DAYS_BEFORE", 3)
 # A CSV export estimated above this many rows is built by a Celery job instead of in the
 # request; its file goes to the default storage (exports/), where any web host reads it.
 EXPORT_INLINE_MAX_ROWS = env_int("EXPORT_INLINE_MAX_ROWS", 5000)
+
+# --- Audit log ----------------------------------------------------------------
+# Entries older than this many days are deleted by audit_purge_expired (daily, Celery
+# beat); 0 keeps everything. Five years by default: what an AI-literacy record is filed for.
+AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 5 * 365)
 
 SESSION_COOKIE_HTTPONLY = True
 # With Redis, sessions are read from the shared cache and written through to the database,

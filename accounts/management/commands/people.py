@@ -11,6 +11,7 @@ from accounts.services import (
     team_managers_add,
     user_create_or_update,
 )
+from audit.services import COMMAND
 
 
 class Command(BaseCommand):
@@ -51,9 +52,10 @@ class Command(BaseCommand):
 
     def handle_add(self, username, email, name, team, role, password, **_):
         try:
-            team_obj = team_get_or_create(name=team) if team else None
+            team_obj = team_get_or_create(name=team, origin=COMMAND) if team else None
             user = user_create_or_update(
-                username=username, email=email, name=name, role=role, team=team_obj, password=password
+                username=username, email=email, name=name, role=role, team=team_obj, password=password,
+                origin=COMMAND,
             )
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from exc
@@ -68,9 +70,9 @@ class Command(BaseCommand):
             if user is None:
                 raise CommandError(f"No user {username!r}")
             users.append(user)
-        team = team_get_or_create(name=name)
+        team = team_get_or_create(name=name, origin=COMMAND)
         try:
-            team_managers_add(team=team, users=users)
+            team_managers_add(team=team, users=users, origin=COMMAND)
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from exc
         self.stdout.write(self.style.SUCCESS(f"Team {team.name}: managers {[u.username for u in team.managers.all()]}"))

@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Team
+from core import policy
 from courseapp.models import Course
 
 from . import scope
@@ -37,6 +38,8 @@ class ScopedForm(forms.Form):
             self.fields["course"].queryset = Course.objects.filter(pk__in=[c.pk for c in self.courses])
         if "team" in self.fields:
             self.fields["team"].queryset = Team.objects.filter(pk__in=[t.pk for t in self.teams])
+            if policy.may_administer(viewer):
+                self.fields["team"].empty_label = _("All teams")
 
 
 class FilterForm(ScopedForm):

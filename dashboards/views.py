@@ -23,9 +23,14 @@ from .filters import Filters
 from .forms import AssignmentForm, ExportForm, FilterForm
 
 
-def _filter_form(request) -> FilterForm:
-    # Always bound: no parameters is a valid choice (every course, all time).
-    form = FilterForm(request.GET, viewer=request.user)
+def _filter_form(request, *, team_id: int | None = None) -> FilterForm:
+    # Always bound: no parameters is a valid choice (every course, all time). On a team's
+    # page the team select shows that team (choosing "all" goes back to the overview).
+    data = request.GET
+    if team_id is not None and "team" not in data:
+        data = data.copy()
+        data["team"] = str(team_id)
+    form = FilterForm(data, viewer=request.user)
     # An unknown or foreign team or course is not a choice the viewer has.
     if not form.is_valid() and any(name in form.errors for name in ("team", "course")):
         raise Http404
@@ -58,7 +63,7 @@ def _matrix_course(request, form: FilterForm):
 @role_required(Role.MANAGER)
 @require_GET
 def team(request, team_id: int):
-    form = _filter_form(request)
+    form = _filter_form(request, team_id=team_id)
     context = selectors.team_dashboard(viewer=request.user, team_id=team_id, filters=_filters(form),
                                        matrix_course=_matrix_course(request, form))
     query = request.GET.copy()

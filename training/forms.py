@@ -20,7 +20,7 @@ class JobForm(forms.Form):
     builtin_dataset = forms.ChoiceField(
         label=_("Built-in dataset"), required=False, initial=DEFAULT_DATASET,
         choices=[("", _("— none: I upload a file —"))] + [
-            (label, [(d.slug, d.title) for d in BUILTINS.values() if d.kind == kind]) for kind, label in JobKind.choices])
+            (label, [(d.slug, _(d.title)) for d in BUILTINS.values() if d.kind == kind]) for kind, label in JobKind.choices])
     upload = forms.FileField(label=_("…or upload JSONL or CSV"), required=False,
                              help_text=_("Columns prompt, response (causal LM) or text, label (classifier)."))
     name = forms.CharField(label=_("Name"), required=False, max_length=100)

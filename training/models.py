@@ -1,9 +1,12 @@
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from playground.ml import kinds
+
+from .ml.datasets import BUILTINS
 
 
 class JobKind(models.TextChoices):
@@ -117,7 +120,8 @@ class FineTuneJob(models.Model):
     @property
     def dataset_label(self) -> str:
         if self.builtin_dataset:
-            return self.builtin_dataset
+            meta = BUILTINS.get(self.builtin_dataset)
+            return gettext(meta.title) if meta else self.builtin_dataset
         return self.dataset.name if self.dataset else "—"
 
 

@@ -1,14 +1,15 @@
 // Lesson and quiz pages: typeset math with KaTeX and colour code with highlight.js,
 // on load and in every fragment HTMX swaps in. katex.render builds DOM nodes and sets
 // their styles through the CSSOM, which our CSP (style-src 'self') allows; HTML
-// strings with style attributes would be blocked.
+// strings with style attributes would be blocked. Screen readers read KaTeX's own
+// MathML (its visual HTML is aria-hidden), so the span needs no aria-label of ours,
+// which WCAG forbids on a span without a role anyway.
 (function () {
   function typeset(root) {
     if (window.katex) {
       root.querySelectorAll(".math:not([data-typeset])").forEach((el) => {
         const tex = el.textContent;
         el.setAttribute("data-typeset", "");
-        el.setAttribute("aria-label", tex);
         window.katex.render(tex, el, { displayMode: el.classList.contains("math-display"), throwOnError: false });
       });
     }

@@ -44,6 +44,8 @@ def test_locked_lesson_explains_why(client, learner):
     page = client.get(f"/learn/{course.slug}/lessons/m1-l2/").content.decode()
     assert "Locked" in page and "Lesson m1-l1" in page and "Mark complete" not in page
     assert "English body" not in page
+    # The lock is our own icon: an emoji shows as an empty box where no emoji font is installed.
+    assert 'class="icon icon-lock"' in page and "\U0001f512" not in page
     response = client.post(f"/learn/{course.slug}/lessons/m1-l2/complete/")
     assert response.status_code == 302 and not LessonProgress.objects.filter(completed_at__isnull=False).exists()
 

@@ -176,3 +176,16 @@ def test_formula_cells_are_neutralised_in_every_export(client, world, tmp_path):
             names = {r["name"] for r in rows}
             assert names >= {"'" + f for f in FORMULAS}, (kind, names)
             assert not any(n.startswith(("=", "+", "-", "@", "\t", "\r")) for n in names)
+
+
+def test_the_team_filter_names_what_the_page_shows(client, world):
+    """On a team's page the filter's team select shows that team, not "All my teams";
+    an admin's "all" choice says all teams."""
+    client.force_login(world["manager"])
+    html = client.get(reverse("dashboards:team", args=[world["mine"].pk])).content.decode()
+    assert f'<option value="{world["mine"].pk}" selected>Mine</option>' in html
+    html = client.get(reverse("dashboards:overview")).content.decode()
+    assert 'value="" selected>All my teams</option>' in html
+    client.force_login(make_user(Role.ADMIN))
+    html = client.get(reverse("dashboards:overview")).content.decode()
+    assert ">All teams</option>" in html and "All my teams" not in html

@@ -44,6 +44,14 @@ def test_index_shows_the_form_and_presets(employee):
     assert "Quick CPU demo" in html and "GPU standard" in html and "Company FAQ" in html
 
 
+def test_builtin_datasets_are_named_in_the_page_language(employee):
+    client = client_for(employee)
+    client.cookies["django_language"] = "zh-hans"
+    html = client.get(reverse("training:index")).content.decode()
+    assert "公司常见问题（问答）" in html and "客户反馈情感分类" in html
+    assert "Company FAQ" not in html
+
+
 def test_submit_with_a_builtin_dataset_queues_and_redirects(employee, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         response = post_job(client_for(employee), steps="3")

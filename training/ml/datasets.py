@@ -17,6 +17,13 @@ from pathlib import Path
 
 from playground.ml.kinds import CAUSAL_LM, CLASSIFIER
 
+
+def gettext_noop(message: str) -> str:
+    """Marks a string for Django's `makemessages` (which looks for this name) without
+    importing Django; the web side translates it when it shows it."""
+    return message
+
+
 COLUMNS = {CAUSAL_LM: ("prompt", "response"), CLASSIFIER: ("text", "label")}
 FORMATS = ("jsonl", "csv")
 BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"
@@ -70,10 +77,11 @@ class BuiltinDataset:
 BUILTINS = {
     d.slug: d
     for d in [
-        BuiltinDataset("company-faq", "Company FAQ (Q&A)", CAUSAL_LM, "company_faq.jsonl",
-                       "Questions employees ask about leave, expenses, IT and security, with the answers HR wrote."),
-        BuiltinDataset("sentiment", "Customer feedback sentiment", CLASSIFIER, "sentiment.csv",
-                       "Short customer comments labelled positive, negative or neutral."),
+        BuiltinDataset("company-faq", gettext_noop("Company FAQ (Q&A)"), CAUSAL_LM, "company_faq.jsonl",
+                       gettext_noop("Questions employees ask about leave, expenses, IT and security, "
+                                    "with the answers HR wrote.")),
+        BuiltinDataset("sentiment", gettext_noop("Customer feedback sentiment"), CLASSIFIER, "sentiment.csv",
+                       gettext_noop("Short customer comments labelled positive, negative or neutral.")),
     ]
 }
 

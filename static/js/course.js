@@ -17,6 +17,8 @@
       root.querySelectorAll("pre:not(.tryit-prompt) code:not([data-highlighted])").forEach((el) => {
         if (!/\blanguage-/.test(el.className)) el.classList.add("language-plaintext");
         window.hljs.highlightElement(el);
+        // A long line scrolls sideways: keyboard users must be able to reach it (WCAG 2.1.1).
+        el.setAttribute("tabindex", "0");
       });
     }
   }

@@ -27,6 +27,7 @@ from accounts.selectors import team_members as _team_members
 from courseapp.models import Attempt, AttemptStatus, Course, Enrollment, Lesson, LessonProgress, Quiz
 from playground.models import PlaygroundRun
 from training.models import FineTuneJob
+from training.selectors import USAGE_AT
 
 from .filters import Filters
 from .models import Assignment
@@ -176,7 +177,7 @@ def group_stats(*, teams: list[Team], filters: Filters, by: str = "team",
         stats = groups[row[key]]
         stats.runs, stats.tokens, stats.compute_seconds = row["n"], row["tokens"] or 0, row["compute"] or 0.0
 
-    jobs = job_stats(users=users, window=filters.window("created_at"), by=key)
+    jobs = job_stats(users=users, window=filters.window(USAGE_AT), by=key)
     if jobs is not None:
         for group in groups.values():
             group.jobs, group.gpu_seconds = 0, 0.0

@@ -21,6 +21,14 @@ from .ml import datasets as ds
 from .models import ACTIVE, FineTuneJob, JobKind, JobLog, JobMetric, JobStatus, Quota
 
 USAGE_WINDOW = timedelta(days=7)  # quotas and the fair order count device-seconds over this window
+# A job's GPU-seconds are placed in time by when it started, for every reading of use in a
+# period: the quota, the fair queue, the backend page and the dashboards.
+USAGE_AT = "started_at"
+
+
+def usage_in(*, since, prefix: str = "") -> Q:
+    """Jobs whose GPU use counts from `since` on; `prefix` reaches them through a relation."""
+    return Q(**{f"{prefix}{USAGE_AT}__gte": since})
 
 
 def dataset_limits() -> ds.Limits:
@@ -47,7 +55,7 @@ def job_rows(job: FineTuneJob) -> ds.ParsedDataset:
 
 def usage_seconds(*, user, since=None) -> float:
     since = since or timezone.now() - USAGE_WINDOW
-    total = FineTuneJob.objects.filter(user=user, started_at__gte=since).aggregate(s=Sum("gpu_seconds"))["s"]
+    total = FineTuneJob.objects.filter(usage_in(since=since), user=user).aggregate(s=Sum("gpu_seconds"))["s"]
     return float(total or 0.0)
 
 
@@ -87,7 +95,7 @@ def fair_queue(*, queue_name: str | None = None):
     """Queued jobs in the order they will run: the owner with the least device-seconds
     in the last 7 days first, then the oldest job."""
     since = timezone.now() - USAGE_WINDOW
-    usage = (FineTuneJob.objects.filter(user=OuterRef("user"), started_at__gte=since)
+    usage = (FineTuneJob.objects.filter(usage_in(since=since), user=OuterRef("user"))
              .order_by().values("user").annotate(s=Sum("gpu_seconds")).values("s"))
     jobs = FineTuneJob.objects.filter(status=JobStatus.QUEUED)
     if queue_name is not None:
@@ -179,7 +187,7 @@ def job_eta_seconds(*, job: FineTuneJob, metrics: list[JobMetric]) -> float | No
 def usage_by_user(*, since=None) -> QuerySet:
     since = since or timezone.now() - USAGE_WINDOW
     return (get_user_model().objects.annotate(
-        week_seconds=Sum("finetune_jobs__gpu_seconds", filter=Q(finetune_jobs__started_at__gte=since)),
+        week_seconds=Sum("finetune_jobs__gpu_seconds", filter=usage_in(since=since, prefix="finetune_jobs__")),
         active_jobs=Count("finetune_jobs", filter=Q(finetune_jobs__status__in=ACTIVE)),
         jobs_total=Count("finetune_jobs"),
     ).filter(Q(jobs_total__gt=0) | Q(training_quota__isnull=False)).select_related("training_quota")

@@ -137,3 +137,23 @@ def test_person_scope(course):
             scope.person_get(viewer=viewer, user_id=target.pk)
     assert scope.person_get(viewer=a, user_id=a.pk) == a
     assert scope.person_get(viewer=make_user(Role.ADMIN), user_id=stranger.pk) == stranger
+
+
+def test_gpu_seconds_in_a_period_are_counted_as_the_quota_counts_them(course):
+    """A job queued before the period but run inside it counts in the period, on the
+    dashboard as in the employee's quota: both place GPU use by when the job started."""
+    from training.selectors import usage_seconds
+
+    team, manager, (a,) = team_with(1)
+    queued = dt.datetime(2030, 2, 27, 12, tzinfo=dt.UTC)
+    started = dt.datetime(2030, 3, 2, 9, tzinfo=dt.UTC)
+    job = FineTuneJob.objects.create(user=a, name="job", kind="causal_lm", base_model="smollm2-135m-instruct",
+                                     queue_name="default", gpu_seconds=30.0, started_at=started)
+    FineTuneJob.objects.filter(pk=job.pk).update(created_at=queued)
+    march = filters_for(manager, start=dt.date(2030, 3, 1), end=dt.date(2030, 3, 31))
+    stats = selectors.overview(viewer=manager, filters=march, today=TODAY)["rows"][0].stats
+    assert (stats.jobs, stats.gpu_seconds) == (1, 30.0)
+    assert usage_seconds(user=a, since=march.start_limit) == 30.0
+    february = filters_for(manager, start=dt.date(2030, 2, 1), end=dt.date(2030, 2, 28))
+    stats = selectors.overview(viewer=manager, filters=february, today=TODAY)["rows"][0].stats
+    assert (stats.jobs, stats.gpu_seconds) == (0, 0.0)

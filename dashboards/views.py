@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.models import Role
+from audit.services import Origin
 from core.permissions import role_required
 
 from . import exports, people, scope, selectors, services
@@ -141,8 +142,10 @@ def export(request):
     team_ids = [params["team"]] if params["team"] else None
     size = exports.export_row_count(viewer=request.user, kind=kind, team_ids=team_ids, filters=filters)
     if size > settings.EXPORT_INLINE_MAX_ROWS:
-        job = services.export_job_create(requested_by=request.user, kind=kind, params=params)
+        job = services.export_job_create(requested_by=request.user, kind=kind, params=params,
+                                         origin=Origin.from_request(request))
         return redirect(job)
+    services.export_downloaded(kind=kind, params=params, origin=Origin.from_request(request))
     writer = csv.writer(_Echo())
     rows = exports.export_rows(viewer=request.user, kind=kind, team_ids=team_ids, filters=filters)
     response = StreamingHttpResponse((writer.writerow(row) for row in rows), content_type="text/csv; charset=utf-8")
@@ -174,6 +177,7 @@ def export_download(request, job_id: int):
         f = default_storage.open(job.file_path, "rb")
     except FileNotFoundError as exc:
         raise Http404 from exc
+    services.export_downloaded(kind=job.kind, params=job.params, origin=Origin.from_request(request), job=job)
     return FileResponse(f, as_attachment=True, filename=f"llm-academy-{job.kind}-{job.pk}.csv",
                         content_type="text/csv; charset=utf-8")
 

@@ -207,7 +207,7 @@ def literacy_csv_rows(*, records: list[PersonRecord], absolute_url) -> Iterable[
     """One row per lesson, quiz, lab and certificate (a person with none gets one row),
     headed in the page's language; every cell spreadsheet-safe. `absolute_url` turns a
     certificate's path into its verification link."""
-    yield [_("team"), _("username"), _("name"), _("email"), _("active"), _("course"), _("course version"),
+    yield [_("team"), _("username"), _("full name"), _("email"), _("active"), _("course"), _("course version"),
            _("record"), _("item"), _("date"), _("score (%)"), _("passed"), _("attempts"), _("details"),
            _("verification link")]
     for rec in records:

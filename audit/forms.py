@@ -1,15 +1,12 @@
 """The log page's filters."""
 
 from django import forms
-from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+
+from core.forms import DateInput, check_date_range
 
 from .models import Source
 from .selectors import LogFilters, audit_actions
-
-
-class DateInput(forms.DateInput):
-    input_type = "date"
 
 
 class LogFilterForm(forms.Form):
@@ -29,10 +26,7 @@ class LogFilterForm(forms.Form):
                                          *((a, a) for a in actions)]
 
     def clean(self):
-        data = super().clean()
-        if data.get("start") and data.get("end") and data["start"] > data["end"]:
-            raise ValidationError(_("The start date is after the end date."))
-        return data
+        return check_date_range(super().clean())
 
     def filters(self) -> LogFilters:
         if not self.is_valid():

@@ -1,27 +1,19 @@
 """The audit log for admins: browse and filter it, and take the filtered log as CSV
 (itself an export, so it leaves an entry)."""
 
-import csv
-
 from django.core.paginator import Paginator
-from django.http import StreamingHttpResponse
 from django.shortcuts import render
-from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from accounts.models import Role
 from core.permissions import role_required
+from core.spreadsheet import csv_response
 
 from . import selectors
 from .forms import LogFilterForm
 from .services import Origin, audit_record
 
 PAGE_SIZE = 50
-
-
-class _Echo:
-    def write(self, value):
-        return value
 
 
 @role_required(Role.ADMIN)
@@ -42,9 +34,4 @@ def log_csv(request):
     filters = form.filters()
     audit_record(action="audit.exported", origin=Origin.from_request(request),
                  after={k: str(v) for k, v in vars(filters).items() if v})
-    writer = csv.writer(_Echo())
-    rows = selectors.audit_csv_rows(filters=filters)
-    response = StreamingHttpResponse((writer.writerow(row) for row in rows), content_type="text/csv; charset=utf-8")
-    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    response["Content-Disposition"] = f'attachment; filename="llm-academy-audit-{stamp}.csv"'
-    return response
+    return csv_response(selectors.audit_csv_rows(filters=filters), name="llm-academy-audit")

@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Team
+from core.forms import DateInput, check_date_range
 from courseapp.models import Course
 
 from . import scope
@@ -21,10 +22,6 @@ class CourseChoiceField(forms.ModelChoiceField):
 class PersonChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj):
         return f"{obj.display_name} ({obj.team.name})" if obj.team else obj.display_name
-
-
-class DateInput(forms.DateInput):
-    input_type = "date"
 
 
 class ScopedForm(forms.Form):
@@ -46,10 +43,7 @@ class FilterForm(ScopedForm):
     end = forms.DateField(label=_("To"), required=False, widget=DateInput)
 
     def clean(self):
-        data = super().clean()
-        if data.get("start") and data.get("end") and data["start"] > data["end"]:
-            raise ValidationError(_("The start date is after the end date."))
-        return data
+        return check_date_range(super().clean())
 
     def filters(self) -> Filters:
         """The filters of a valid form; its courses carry their lesson counts."""

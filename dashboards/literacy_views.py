@@ -1,9 +1,6 @@
 """The AI-literacy record's pages: everyone the viewer may see, one team or one person,
 as a printable page or as CSV. Outside the viewer's scope is a 404 (core.policy)."""
 
-import csv
-
-from django.http import StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import get_language
@@ -12,13 +9,9 @@ from django.views.decorators.http import require_GET
 from accounts.models import Role
 from audit.services import Origin
 from core.permissions import role_required
+from core.spreadsheet import csv_response
 
 from . import literacy, services
-
-
-class _Echo:
-    def write(self, value):
-        return value
 
 
 def _scope(request, team_id, user_id):
@@ -43,11 +36,5 @@ def record_csv(request, team_id: int | None = None, user_id: int | None = None):
     people, team, records = _scope(request, team_id, user_id)
     services.export_downloaded(kind="literacy", origin=Origin.from_request(request), params={
         "team": team.pk if team else None, "person": user_id, "people": len(people), "language": get_language()})
-    writer = csv.writer(_Echo())
     rows = literacy.literacy_csv_rows(records=records, absolute_url=request.build_absolute_uri)
-    # A BOM, so that spreadsheets open the Chinese text as UTF-8.
-    response = StreamingHttpResponse(("\ufeff", *(writer.writerow(r) for r in rows)),
-                                     content_type="text/csv; charset=utf-8")
-    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    response["Content-Disposition"] = f'attachment; filename="ai-literacy-record-{stamp}.csv"'
-    return response
+    return csv_response(rows, name="ai-literacy-record", bom=True)

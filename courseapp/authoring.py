@@ -303,7 +303,7 @@ def item_move(*, obj, direction: str) -> None:
 @transaction.atomic
 def item_set_published(*, obj, published: bool, origin: Origin = SYSTEM):
     """Publish or unpublish; a change leaves one audit entry naming the course version."""
-    before = type(obj).objects.filter(pk=obj.pk).values_list("published", flat=True).first()
+    before = type(obj).objects.select_for_update().filter(pk=obj.pk).values_list("published", flat=True).first()
     obj.published = published
     obj = _save(obj)
     if before != published:

@@ -36,5 +36,6 @@ def record_csv(request, team_id: int | None = None, user_id: int | None = None):
     people, team, records = _scope(request, team_id, user_id)
     services.export_downloaded(kind="literacy", origin=Origin.from_request(request), params={
         "team": team.pk if team else None, "person": user_id, "people": len(people), "language": get_language()})
-    rows = literacy.literacy_csv_rows(records=records, absolute_url=request.build_absolute_uri)
+    # Made now, in the request's language: the response streams later, maybe in another thread.
+    rows = list(literacy.literacy_csv_rows(records=records, absolute_url=request.build_absolute_uri))
     return csv_response(rows, name="ai-literacy-record", bom=True)

@@ -76,7 +76,7 @@ def quota_for(user) -> Quota:
 def quota_set(*, user, max_concurrent: int | None, gpu_seconds_per_week: int | None,
               origin: Origin = SYSTEM) -> Quota:
     """Set a person's limits; a change leaves one audit entry (before → after)."""
-    quota = quota_for(user)
+    quota = Quota.objects.select_for_update().get(pk=quota_for(user).pk)  # two admins at once: one after the other
     before = {"max_concurrent": quota.max_concurrent, "gpu_seconds_per_week": quota.gpu_seconds_per_week}
     quota.max_concurrent = max_concurrent
     quota.gpu_seconds_per_week = gpu_seconds_per_week

@@ -80,6 +80,25 @@ def test_role_and_team_changes_in_the_django_admin(admin):
     assert (entry.before, entry.after) == ({"role": "manager", "team": "Demo"}, {"role": "employee", "team": "Other"})
 
 
+def test_teams_and_their_managers_in_the_django_admin(admin):
+    root, client = admin
+    ana, bo = make_user(Role.MANAGER, username="ana"), make_user(Role.MANAGER, username="bo")
+    response = client.post(reverse("admin:accounts_team_add"), {"name": "Drill", "managers": [ana.pk]})
+    assert response.status_code == 302
+    created = AuditEntry.objects.get(action="team.created", target_label="Drill")
+    first = AuditEntry.objects.get(action="team.managers_changed", target_label="Drill")
+    assert (created.source, created.actor, first.before, first.after) == (
+        Source.ADMIN, root, {"managers": []}, {"managers": ["ana"]})
+    team = created.target_id
+    response = client.post(reverse("admin:accounts_team_change", args=[team]), {"name": "Drill",
+                                                                                 "managers": [bo.pk]})
+    assert response.status_code == 302
+    changed = AuditEntry.objects.filter(action="team.managers_changed", target_label="Drill").first()
+    assert (changed.before, changed.after, changed.address) == ({"managers": ["ana"]}, {"managers": ["bo"]}, ADDRESS)
+    client.post(reverse("admin:accounts_team_change", args=[team]), {"name": "Drill", "managers": [bo.pk]})
+    assert AuditEntry.objects.filter(action="team.managers_changed", target_label="Drill").count() == 2
+
+
 def test_quota_changes_on_the_backend_page_and_in_the_admin(admin):
     root, client = admin
     ana = make_user(Role.EMPLOYEE, username="ana")

@@ -183,3 +183,19 @@ def test_the_printable_page_in_both_languages(world):
     assert url in team_page
     person = get(world["manager_a"], reverse("dashboards:person", args=[world["ana"].pk])).content.decode()
     assert reverse("dashboards:person_literacy", args=[world["ana"].pk]) in person
+
+
+def test_the_record_reads_in_a_fixed_number_of_queries(world):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries(people) -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            literacy_records(people=people)
+        return len(ctx.captured_queries)
+
+    few = queries([world["ana"]])
+    for _ in range(5):
+        learn.lesson_complete(user=make_user(Role.EMPLOYEE, team=world["team_a"]), lesson=world["lesson"])
+    people, _team = literacy_people(viewer=world["manager_a"], team_id=world["team_a"].pk)
+    assert len(people) == 8 and queries(people) == few

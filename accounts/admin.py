@@ -5,7 +5,7 @@ from audit.models import Source
 from audit.services import Origin
 
 from .models import Role, Team, User
-from .services import user_access_changed
+from .services import team_audit_edit, user_access_changed
 
 
 @admin.register(User)
@@ -35,3 +35,12 @@ class TeamAdmin(admin.ModelAdmin):
         if db_field.name == "managers":  # only people with the manager role can manage a team
             kwargs["queryset"] = User.objects.filter(role=Role.MANAGER, is_active=True)
         return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        request._managers_before = sorted(obj.managers.values_list("username", flat=True)) if change else None
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        team_audit_edit(team=form.instance, managers_before=request._managers_before,
+                        origin=Origin.from_request(request, source=Source.ADMIN))

@@ -119,6 +119,17 @@ def user_create_or_update(
     return user
 
 
+def team_audit_edit(*, team: Team, managers_before: list[str] | None, origin: Origin) -> None:
+    """After the Django admin saved a team and its managers, in its transaction: a new team
+    and a changed list of managers leave the same entries as `people team`."""
+    after = sorted(team.managers.values_list("username", flat=True))
+    if managers_before is None:
+        audit_record(action="team.created", origin=origin, target=team, after={"name": team.name})
+    if after != (managers_before or []):
+        audit_record(action="team.managers_changed", origin=origin, target=team,
+                     before={"managers": managers_before or []}, after={"managers": after})
+
+
 def team_managers_add(*, team: Team, users: list[User], origin: Origin = SYSTEM) -> None:
     """Name more managers of a team; only people with the manager role can be one."""
     wrong = [u.username for u in users if u.role != Role.MANAGER]

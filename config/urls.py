@@ -20,6 +20,7 @@ urlpatterns = [
     path("training/", include("training.urls")),
     # Admins curate models (playground owns the registry) and see people and teams.
     path("curation/", curation, name="curation"),
+    path("audit/", include("audit.urls")),  # admins: the audit log
     path("", include("dashboards.urls")),
     path("", include("core.urls")),
 ]

@@ -13,6 +13,8 @@ NAV = [
     ("dashboards:overview", _("Team dashboard"), Role.MANAGER),
     ("curation", _("Curation"), Role.ADMIN),
     ("courseapp:author", _("Authoring"), Role.ADMIN),
+    ("dashboards:literacy", _("AI literacy"), Role.ADMIN),
+    ("audit:log", _("Audit log"), Role.ADMIN),
 ]
 
 

@@ -84,6 +84,17 @@ def people_visible_to(user) -> QuerySet:
     return _people().filter(Q(pk=user.pk) | Q(team__in=teams_managed_by(user)))
 
 
+def people_on_record_for(user) -> QuerySet:
+    """Whose AI-literacy record `user` may read: everyone for an admin, the members of a
+    current manager's teams, nobody else. Inactive (deactivated) people stay on the
+    record: it is evidence of training that happened."""
+    if may_administer(user):
+        return _people()
+    if _active(user) and user.effective_role == Role.MANAGER:
+        return _people().filter(team__in=teams_managed_by(user))
+    return _people().none()
+
+
 def may_view_person(user, person) -> bool:
     if not _active(user) or person is None:
         return False

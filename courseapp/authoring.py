@@ -12,6 +12,8 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from audit.services import SYSTEM, Origin, audit_record
+
 from . import authoring_selectors, selectors
 from .course_format.reader import read_course_folder
 from .course_format.spec import ChoiceSpec, QuizSpec, guess_content_type, lesson_figure_base
@@ -76,9 +78,10 @@ def _quiz_write(*, course: Course, lesson: Lesson | None, spec: QuizSpec, positi
 
 
 @transaction.atomic
-def course_import(*, folder: Path | str) -> Course:
+def course_import(*, folder: Path | str, origin: Origin = SYSTEM) -> Course:
     """Create or update a course from a folder. Validates everything before writing
-    anything; raises course_format.spec.FolderError (every problem, with file and line)."""
+    anything; raises course_format.spec.FolderError (every problem, with file and line).
+    The import publishes a version of the course: one audit entry says which."""
     spec = read_course_folder(folder)
     course = _upsert(Course, {"slug": spec.slug}, {
         "title": spec.title, "summary": spec.summary, "published": spec.published})
@@ -109,7 +112,16 @@ def course_import(*, folder: Path | str) -> Course:
     course.quizzes.exclude(pk__in=keep_quizzes).delete()
     course.lessons.exclude(pk__in=keep_lessons).delete()
     course.modules.exclude(pk__in=keep_modules).delete()
+    audit_record(action="course.imported", origin=origin, target=course,
+                 after={"published": course.published, **_version(course.pk)})
     return course
+
+
+def _version(course_id: int) -> dict:
+    """The course content's version (its updated_at, see selectors.course_content), which
+    the AI-literacy record names as the version a learner took."""
+    return {"course_id": course_id,
+            "course_version": Course.objects.values_list("updated_at", flat=True).get(pk=course_id).isoformat()}
 
 
 def course_export(*, course: Course, folder: Path | str) -> Path:
@@ -288,6 +300,16 @@ def item_move(*, obj, direction: str) -> None:
         course_touch(course_id=obj.course_id)
 
 
-def item_set_published(*, obj, published: bool):
+@transaction.atomic
+def item_set_published(*, obj, published: bool, origin: Origin = SYSTEM):
+    """Publish or unpublish; a change leaves one audit entry naming the course version."""
+    before = type(obj).objects.select_for_update().filter(pk=obj.pk).values_list("published", flat=True).first()
     obj.published = published
-    return _save(obj)
+    obj = _save(obj)
+    if before != published:
+        course_id = obj.pk if isinstance(obj, Course) else (obj.quiz.course_id if isinstance(obj, Question)
+                                                            else obj.course_id)
+        audit_record(action=f"{obj._meta.model_name}.{'published' if published else 'unpublished'}",
+                     origin=origin, target=obj, before={"published": before},
+                     after={"published": published, **_version(course_id)})
+    return obj

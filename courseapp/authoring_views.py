@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.models import Role
+from audit.services import Origin
 from core.permissions import role_required
 
 from . import authoring
@@ -300,7 +301,8 @@ def item_publish(request, kind, pk):
     obj = reads.item_get(kind=kind, pk=pk)
     if isinstance(obj, Module):
         raise Http404  # modules show when they hold a published lesson
-    authoring.item_set_published(obj=obj, published=request.POST.get("published") == "1")
+    authoring.item_set_published(obj=obj, published=request.POST.get("published") == "1",
+                                 origin=Origin.from_request(request))
     next_url = request.POST.get("next", "")
     if next_url and url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
         return redirect(next_url)

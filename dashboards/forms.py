@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Team
 from core import policy
+from core.forms import DateInput, check_date_range
 from courseapp.models import Course
 
 from . import scope
@@ -22,10 +23,6 @@ class CourseChoiceField(forms.ModelChoiceField):
 class PersonChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj):
         return f"{obj.display_name} ({obj.team.name})" if obj.team else obj.display_name
-
-
-class DateInput(forms.DateInput):
-    input_type = "date"
 
 
 class ScopedForm(forms.Form):
@@ -49,10 +46,7 @@ class FilterForm(ScopedForm):
     end = forms.DateField(label=_("To"), required=False, widget=DateInput)
 
     def clean(self):
-        data = super().clean()
-        if data.get("start") and data.get("end") and data["start"] > data["end"]:
-            raise ValidationError(_("The start date is after the end date."))
-        return data
+        return check_date_range(super().clean())
 
     def filters(self) -> Filters:
         """The filters of a valid form; its courses carry their lesson counts."""

@@ -19,6 +19,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.models import Team, User
+from audit.services import SYSTEM, Origin, audit_record
 from core import policy
 from courseapp.models import Course
 
@@ -118,13 +119,23 @@ def reminders_send(*, now: dt.datetime) -> dict[str, int]:
 # --- Exports ---------------------------------------------------------------------------
 
 
-def export_job_create(*, requested_by: User, kind: str, params: dict) -> ExportJob:
-    """Record an export and enqueue its job once the row is committed."""
+@transaction.atomic
+def export_job_create(*, requested_by: User, kind: str, params: dict, origin: Origin = SYSTEM) -> ExportJob:
+    """Record an export (and its audit entry) and enqueue its job once the row is committed."""
     from .tasks import export_job_run as task
 
     job = _save(ExportJob(requested_by=requested_by, kind=kind, params=params))
+    audit_record(action="export.requested", origin=origin, target=job, after={"kind": kind, "params": params})
     transaction.on_commit(lambda: task.delay(job.pk))
     return job
+
+
+def export_downloaded(*, kind: str, params: dict, origin: Origin, job: ExportJob | None = None) -> None:
+    """Someone takes a copy of people's records out of the site: one audit entry per
+    download (a background job's file, or a small export streamed at once)."""
+    target = job or ("export", "", kind)
+    audit_record(action="export.downloaded", origin=origin, target=target,
+                 after={"kind": kind, "params": params, "job": job.pk if job else None})
 
 
 def export_write(*, viewer: User, kind: str, params: dict, path: Path) -> int:

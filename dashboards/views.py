@@ -2,21 +2,21 @@
 parses its input with a scoped form, calls one selector or service, and renders.
 Anything outside the viewer's scope is a 404, never a hint that it exists."""
 
-import csv
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404, StreamingHttpResponse
+from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.models import Role
+from audit.services import Origin
 from core.permissions import role_required
+from core.spreadsheet import csv_response
 
 from . import exports, people, scope, selectors, services
 from .filters import Filters
@@ -127,11 +127,6 @@ def my_progress(request):
     return render(request, "dashboards/person.html", people.person_detail(person=request.user))
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
 @role_required(Role.MANAGER)
 @require_POST
 def export(request):
@@ -146,14 +141,12 @@ def export(request):
     team_ids = [params["team"]] if params["team"] else None
     size = exports.export_row_count(viewer=request.user, kind=kind, team_ids=team_ids, filters=filters)
     if size > settings.EXPORT_INLINE_MAX_ROWS:
-        job = services.export_job_create(requested_by=request.user, kind=kind, params=params)
+        job = services.export_job_create(requested_by=request.user, kind=kind, params=params,
+                                         origin=Origin.from_request(request))
         return redirect(job)
-    writer = csv.writer(_Echo())
+    services.export_downloaded(kind=kind, params=params, origin=Origin.from_request(request))
     rows = exports.export_rows(viewer=request.user, kind=kind, team_ids=team_ids, filters=filters)
-    response = StreamingHttpResponse((writer.writerow(row) for row in rows), content_type="text/csv; charset=utf-8")
-    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    response["Content-Disposition"] = f'attachment; filename="llm-academy-{kind}-{stamp}.csv"'
-    return response
+    return csv_response(rows, name=f"llm-academy-{kind}")
 
 
 @role_required(Role.MANAGER)
@@ -179,6 +172,7 @@ def export_download(request, job_id: int):
         f = default_storage.open(job.file_path, "rb")
     except FileNotFoundError as exc:
         raise Http404 from exc
+    services.export_downloaded(kind=job.kind, params=job.params, origin=Origin.from_request(request), job=job)
     return FileResponse(f, as_attachment=True, filename=f"llm-academy-{job.kind}-{job.pk}.csv",
                         content_type="text/csv; charset=utf-8")
 

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_http_methods
 
 from accounts.models import Role, Team, User
+from audit.services import Origin
 from core.permissions import role_required
 
 from .endpoints import EndpointConfig, probe
@@ -31,7 +32,7 @@ ENDPOINT_STATES = {
 def _register(request, form, service, message):
     """Run `service` on a valid form; its ValidationError lands on the form's fields."""
     try:
-        entry = service(created_by=request.user, **form.cleaned_data)
+        entry = service(created_by=request.user, origin=Origin.from_request(request), **form.cleaned_data)
     except ValidationError as exc:
         for field, errors in exc.message_dict.items():
             for error in errors:

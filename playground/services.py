@@ -13,6 +13,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 
+from audit.services import SYSTEM, Origin, audit_record
+
 from .ml.errors import ModelNotAvailable
 from .ml.loading import ModelSpec, check_available
 from .models import ModelEndpoint, ModelEntry, ModelKind, PlaygroundRun, RunStatus, WorkerHeartbeat
@@ -28,6 +30,7 @@ def model_register(
     notes: str = "",
     created_by=None,
     is_builtin: bool = False,
+    origin: Origin = SYSTEM,
 ) -> ModelEntry:
     """Add (or update) a registry entry, refusing weights that cannot be read offline."""
     source = source.strip()
@@ -36,6 +39,7 @@ def model_register(
     except ModelNotAvailable as exc:
         raise ValidationError({"source": str(exc)}) from exc
     entry = ModelEntry.objects.filter(name=name).first() or ModelEntry(name=name)
+    before = model_snapshot(entry)
     entry.display_name = display_name
     entry.kind = kind
     entry.source = source
@@ -45,8 +49,48 @@ def model_register(
     if created_by is not None and entry.created_by_id is None:
         entry.created_by = created_by
     entry.full_clean()
-    entry.save()
+    with transaction.atomic():
+        entry.save()
+        model_audit_change(entry=entry, before=before, origin=origin)
     return entry
+
+
+_AUDITED = {"entry": ["display_name", "kind", "source", "enabled", "notes"],
+            "endpoint": ["base_url", "served_model", "api_key_env", "api_key_file", "timeout_seconds", "max_tokens",
+                         "max_concurrency", "supports_streaming", "supports_logprobs", "supports_chat",
+                         "tokenize_path"]}
+
+
+def model_snapshot(entry: ModelEntry) -> dict | None:
+    """The registry fields an auditor asks about (never a key: only where it is read)."""
+    if entry.pk is None:
+        return None
+    snap = {f: getattr(entry, f) for f in _AUDITED["entry"]}
+    endpoint = ModelEndpoint.objects.filter(entry=entry).first()
+    if endpoint is not None:
+        snap |= {f: getattr(endpoint, f) for f in _AUDITED["endpoint"]}
+    return snap
+
+
+def model_audit_change(*, entry: ModelEntry, before: dict | None, origin: Origin) -> None:
+    """One entry for a registration or a change (only the fields that changed), in the
+    caller's transaction: `model.*` for local weights, `endpoint.*` for an endpoint."""
+    noun = "endpoint" if entry.kind == ModelKind.ENDPOINT else "model"
+    after = model_snapshot(entry)
+    if before is None:
+        audit_record(action=f"{noun}.registered", origin=origin, target=entry, after=after)
+        return
+    changed = [k for k in after if after.get(k) != before.get(k)]
+    if changed:
+        audit_record(action=f"{noun}.changed", origin=origin, target=entry,
+                     before={k: before.get(k) for k in changed}, after={k: after[k] for k in changed})
+
+
+@transaction.atomic
+def model_remove(*, entry: ModelEntry, origin: Origin = SYSTEM) -> None:
+    noun = "endpoint" if entry.kind == ModelKind.ENDPOINT else "model"
+    audit_record(action=f"{noun}.removed", origin=origin, target=entry, before=model_snapshot(entry))
+    entry.delete()
 
 
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -70,6 +114,7 @@ def model_register_endpoint(
     enabled: bool = True,
     notes: str = "",
     created_by=None,
+    origin: Origin = SYSTEM,
 ) -> ModelEntry:
     """Add (or update) an OpenAI-compatible endpoint as a model. The key stays outside the
     database: only the name of its environment variable or the path of its secret file."""
@@ -92,6 +137,7 @@ def model_register_endpoint(
         raise ValidationError(errors)
     with transaction.atomic():
         entry = existing or ModelEntry(name=name)
+        before = model_snapshot(entry)
         entry.display_name, entry.kind, entry.source = display_name, ModelKind.ENDPOINT, base_url
         entry.enabled, entry.notes = enabled, notes
         if created_by is not None and entry.created_by_id is None:
@@ -108,6 +154,7 @@ def model_register_endpoint(
             setattr(endpoint, field, value)
         endpoint.full_clean()
         endpoint.save()
+        model_audit_change(entry=entry, before=before, origin=origin)
     return entry
 
 

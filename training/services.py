@@ -16,6 +16,8 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
+from audit.services import SYSTEM, Origin, audit_record
+
 from .ml import datasets as ds
 from .models import Dataset, FineTuneJob, JobLog, JobStatus, Quota
 from .params import base_model, params_build
@@ -70,13 +72,29 @@ def quota_for(user) -> Quota:
     return quota
 
 
-def quota_set(*, user, max_concurrent: int | None, gpu_seconds_per_week: int | None) -> Quota:
-    quota = quota_for(user)
+@transaction.atomic
+def quota_set(*, user, max_concurrent: int | None, gpu_seconds_per_week: int | None,
+              origin: Origin = SYSTEM) -> Quota:
+    """Set a person's limits; a change leaves one audit entry (before → after)."""
+    quota = Quota.objects.select_for_update().get(pk=quota_for(user).pk)  # two admins at once: one after the other
+    before = {"max_concurrent": quota.max_concurrent, "gpu_seconds_per_week": quota.gpu_seconds_per_week}
     quota.max_concurrent = max_concurrent
     quota.gpu_seconds_per_week = gpu_seconds_per_week
     quota.full_clean()
     quota.save()
+    after = {"max_concurrent": max_concurrent, "gpu_seconds_per_week": gpu_seconds_per_week}
+    if after != before:
+        audit_record(action="quota.changed", origin=origin, target=user, before=before, after=after)
     return quota
+
+
+@transaction.atomic
+def quota_delete(*, quota: Quota, origin: Origin = SYSTEM) -> None:
+    """Drop a person's limits (they get the site defaults), with one audit entry."""
+    audit_record(action="quota.changed", origin=origin, target=quota.user,
+                 before={"max_concurrent": quota.max_concurrent, "gpu_seconds_per_week": quota.gpu_seconds_per_week},
+                 after={"max_concurrent": None, "gpu_seconds_per_week": None})
+    quota.delete()
 
 
 # --- submission -------------------------------------------------------------------------

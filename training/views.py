@@ -7,6 +7,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import Role
+from audit.services import Origin
 from core.permissions import role_required
 
 from . import selectors, services
@@ -127,7 +128,8 @@ def quota_update(request, user_id):
     form = QuotaForm(request.POST, instance=services.quota_for(user))
     if form.is_valid():
         services.quota_set(user=user, max_concurrent=form.cleaned_data["max_concurrent"],
-                           gpu_seconds_per_week=form.cleaned_data["gpu_seconds_per_week"])
+                           gpu_seconds_per_week=form.cleaned_data["gpu_seconds_per_week"],
+                           origin=Origin.from_request(request))
         messages.success(request, _("Quota for %(user)s saved.") % {"user": user.username})
     else:
         messages.error(request, _("Quota not saved: %(errors)s") % {"errors": form.errors.as_text()})

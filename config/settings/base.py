@@ -239,6 +239,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(env_int("TRAINING_HEARTBEAT_SECONDS", 2)),
         "options": {"expires": float(env_int("TRAINING_HEARTBEAT_SECONDS", 2))},
     },
+    # Audit entries older than AUDIT_RETENTION_DAYS go, once a day (docs/DEPLOY.md, "Audit log").
+    "audit-purge-expired": {
+        "task": "audit.tasks.audit_purge_daily",
+        "schedule": crontab(hour=env_int("AUDIT_PURGE_HOUR", 3), minute=30),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

@@ -145,6 +145,16 @@ RULES = {
     "team/exports/<int:job_id>/download/": ("get", {}, person_a(404, behind_the_manager_door=True,
                                                                   only={MGR_A})),
     "me/progress/": ("get", {}, learner()),
+    # The AI-literacy record: the manager door, then only the viewer's teams and their people
+    "team/literacy/": ("get", {}, door(MANAGERS)),
+    "team/literacy.csv": ("get", {}, door(MANAGERS)),
+    "team/<int:team_id>/literacy/": ("get", {}, person_a(404, behind_the_manager_door=True)),
+    "team/<int:team_id>/literacy.csv": ("get", {}, person_a(404, behind_the_manager_door=True)),
+    "team/people/<int:user_id>/literacy/": ("get", {}, person_a(404, behind_the_manager_door=True)),
+    "team/people/<int:user_id>/literacy.csv": ("get", {}, person_a(404, behind_the_manager_door=True)),
+    # The audit log: admins
+    "audit/": ("get", {}, door({ADMIN})),
+    "audit/export.csv": ("get", {}, door({ADMIN})),
 }
 
 # Django's admin has its own door (is_staff, which only the admin role sets): everyone
@@ -156,6 +166,10 @@ ADMIN_SITE_EXCEPTIONS = {
     # Django refuses an autocomplete query that names no autocomplete field (we register none)
     "admin/autocomplete/": ADMIN_SITE | {ADMIN: 403},
     "admin/(?P<url>.*)$": ADMIN_SITE | {ADMIN: 404},  # the catch-all, for a page that doesn't exist
+    # The audit log is append-only: even an admin may not add, change (a GET shows it
+    # read-only) or delete an entry
+    "admin/audit/auditentry/add/": ADMIN_SITE | {ADMIN: 403},
+    "admin/audit/auditentry/<path:object_id>/delete/": ADMIN_SITE | {ADMIN: 403},
 }
 # Socket messages on ws/playground/, each naming employee A's fine-tune.
 SOCKET_ROUTES = {"ws/playground/"}

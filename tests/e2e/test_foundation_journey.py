@@ -24,7 +24,8 @@ SHOTS = Path(settings.VAR_DIR) / "screenshots"
         (Role.EMPLOYEE, "/learn/", "Courses", ["Courses", "Playground", "Fine-tunes", "My progress"]),
         (Role.MANAGER, "/team/", "Team dashboard", ["Courses", "Playground", "Fine-tunes", "My progress", "Team dashboard"]),
         (Role.ADMIN, "/curation/", "Curation",
-         ["Courses", "Playground", "Fine-tunes", "My progress", "Team dashboard", "Curation", "Authoring"]),
+         ["Courses", "Playground", "Fine-tunes", "My progress", "Team dashboard", "Curation", "Authoring",
+          "AI literacy", "Audit log"]),
     ],
 )
 def test_each_role_lands_in_its_place(page, role, path, heading, nav):

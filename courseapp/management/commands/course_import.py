@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from audit.services import COMMAND
 from courseapp.authoring import course_import
 from courseapp.course_format.spec import FolderError
 
@@ -12,7 +13,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, folder, **options):
         try:
-            course = course_import(folder=folder)
+            course = course_import(folder=folder, origin=COMMAND)
         except FolderError as exc:
             # Nothing was written: the import validates everything first, in one transaction.
             raise CommandError("Nothing imported; fix these problems:\n  " + "\n  ".join(exc.errors)) from None

@@ -193,3 +193,62 @@ def test_evaluation_lesson_worked_example_matches_the_recorded_runs():
     numbers = [f"{p:.1f}" for p in ppl]
     assert "from {} before training to {} after 24 steps and {} after 120".format(*numbers) in texts["en"]
     assert "从训练前的 {} 降到了 24 步后的 {} 和 120 步后的 {}".format(*numbers) in texts["zh-Hans"]
+
+
+# --- the figures of lessons 10, 12, 13 and 14 -----------------------------------------------
+
+
+def _svg(lesson: str, name: str) -> str:
+    return (LESSONS / lesson / name).read_text(encoding="utf-8")
+
+
+def _desc(text: str) -> str:
+    return re.search(r'<desc id="desc">(.+?)</desc>', text, flags=re.S).group(1)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-Hans"])
+def test_loss_curve_figure_plots_the_recorded_fine_tune(lang):
+    """The polyline is the recorded run's loss at each step (x = 70 + 5·step, y = 330 − 96·(loss − 2))."""
+    run = RUNS["runs"]["120_steps"]
+    losses = run["train_loss"]
+    text = _svg("10-how-training-works", f"loss-curve.{lang}.svg")
+    points = re.search(r'<polyline id="train-loss" points="([^"]+)"', text).group(1).split()
+    assert len(points) == len(losses) == run["config"]["steps"] == 120
+    for step, (point, loss) in enumerate(zip(points, losses, strict=True), 1):
+        x, y = map(float, point.split(","))
+        assert abs(x - (70 + 5 * step)) < 0.06 and abs(y - (330 - 96 * (loss - 2.0))) < 0.06, step
+    desc = _desc(text)
+    for number in (losses[0], losses[-1], min(losses), sum(losses[:10]) / 10, sum(losses[-10:]) / 10,
+                   run["eval_before"]["loss"], run["eval_after"]["loss"]):
+        assert f"{number:.2f}" in desc
+    assert f"{run['eval_before']['perplexity']:.1f}" in desc and f"{run['eval_after']['perplexity']:.1f}" in desc
+    for lesson_lang in ("en", "zh-Hans"):  # the alt texts round the same averages
+        alt = _texts("10-how-training-works")[lesson_lang]
+        assert f"{sum(losses[:10]) / 10:.1f}" in alt and f"{sum(losses[-10:]) / 10:.1f}" in alt
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-Hans"])
+def test_kv_cache_figure_matches_the_model_config(lang):
+    config = json.loads((Path(__import__("django.conf").conf.settings.LLM_MODEL_DIR) / "smollm2-135m-instruct/config.json")
+                        .read_text())
+    per_token = 2 * config["num_hidden_layers"] * config["num_key_value_heads"] * config["head_dim"] * 4
+    desc = _desc(_svg("13-prompts-chat-context", f"kv-cache-growth.{lang}.svg"))
+    assert f"{per_token:,}" in desc
+    for n in (1024, 2048, 4096, 8192):
+        assert f"{n * per_token / 1e6:.1f} MB" in desc
+    assert f"{round(100 * 8192 * per_token / (134_515_008 * 4))}%" in desc
+
+
+@pytest.mark.slow
+def test_token_cost_figure_counts_with_the_real_tokenizer(lm):  # noqa: F811
+    for lang in ("en", "zh-Hans"):
+        desc = _desc(_svg("14-llms-and-chinese", f"token-cost.{lang}.svg"))
+        quote = r'"([^"]+)" (\d+) tokens' if lang == "en" else r"“([^”]+)” (\d+) 个词元"
+        pairs = re.findall(quote, desc)
+        assert len(pairs) == (3 if lang == "en" else 6)  # the English desc names the Chinese only by its count
+        if lang == "en":
+            chinese = [int(n) for n in re.findall(r"its Chinese translation (\d+) tokens", desc)]
+            assert chinese == [int(n) for _, n in re.findall(r"“([^”]+)” (\d+) 个词元", _desc(
+                _svg("14-llms-and-chinese", "token-cost.zh-Hans.svg")))[1::2]] and len(chinese) == 3
+        for sentence, count in pairs:
+            assert len(lm.ids(sentence)) == int(count), sentence

@@ -23,6 +23,14 @@ window.LLMTokens = (() => {
       mark.setAttribute("aria-hidden", "true");
       mark.textContent = "↵";
       span.append(mark, tok.text);
+    } else if (tok.text === "") {
+      // A token with no text of its own (an end-of-turn token such as <|im_end|>):
+      // an ∅ mark, as in the inspector, gives the pointer something to hover.
+      const mark = document.createElement("span");
+      mark.className = "nl-mark";
+      mark.setAttribute("aria-hidden", "true");
+      mark.textContent = "∅";
+      span.append(mark);
     } else {
       span.textContent = tok.text;
     }

@@ -79,7 +79,7 @@ def test_reorder_with_up_and_down(client, author, builtin_course):
     module = Module.objects.get(slug="using-llms")
     client.post(f"/learn/author/module/{module.pk}/move/up/")
     assert list(Module.objects.order_by("position").values_list("slug", flat=True)) == [
-        "foundations", "using-llms", "training-and-evaluation"]
+        "foundations", "using-llms", "training-and-evaluation", "beyond-the-basics"]
 
 
 def test_question_editing_and_unpublishing(client, author, builtin_course):

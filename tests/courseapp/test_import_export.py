@@ -33,12 +33,12 @@ def test_builtin_round_trip_is_lossless(tmp_path, builtin_course):
     call_command("course_export", "how-llms-work", str(second))
     a, b = _files(first), _files(second)
     assert list(a) == list(b) and a == b
-    assert len([n for n in a if n.endswith(".md")]) == 28 and "exams/final-exam.yaml" in a
+    assert len([n for n in a if n.endswith(".md")]) == 34 and "exams/final-exam.yaml" in a
     # The export is the same course as the hand-written folder, not just a stable file.
     course = Course.objects.get(slug="how-llms-work")
     hand_written = (BUILTIN_COURSE_DIR / "lessons/02-transformer-attention/en.md").read_text()
     assert course.lessons.get(slug="02-transformer-attention").body["en"] == hand_written
-    assert Question.objects.filter(quiz__course=course).count() == 136
+    assert Question.objects.filter(quiz__course=course).count() == 162
 
 
 def test_round_trip_keeps_figures_drafts_and_every_question_type(tmp_path):

@@ -221,6 +221,51 @@ def check_cloudy_nucleus(lm, q):
     _close(q, int((probs > 0).sum()))
 
 
+# --- Lessons 15-17 (post-training, evaluating applications, the tokenizer lab) ------------
+
+
+def _tryit_prompt(lesson: str, label: str) -> str:
+    """The prompt of the Try it block with this label in a lesson's en.md."""
+    from courseapp.rendering import parse_tryit
+
+    text = (COURSE / "lessons" / lesson / "en.md").read_text(encoding="utf-8")
+    blocks = [parse_tryit(body, line=0) for body in re.findall(r"^```tryit\n(.*?)^```$", text, flags=re.M | re.S)]
+    return next(b.prompt for b in blocks if b.label == label)
+
+
+def check_im_end_without_template(lm, q):
+    """The bare question, no chat template: the first token is most likely <|im_end|>."""
+    probs = lm.next_probs(_quoted(q["prompt"]["en"]))
+    im_end = lm.tokenizer.convert_tokens_to_ids("<|im_end|>")
+    assert int(probs.argmax()) == im_end
+    assert lm.tokenizer.decode([int(probs.topk(2).indices[1])]) == "\n", "the explanation names the runner-up"
+    _close(q, 100 * float(probs[im_end]))
+
+
+def check_judge_position_bias(lm, q):
+    """Two identical answers in the judge prompt; the answer is the probability of "A"."""
+    prompt = _tryit_prompt("16-evaluating-llm-apps", _quoted(q["prompt"]["en"]))
+    answer_a, answer_b = re.findall(r"^Answer [AB]: (.+)$", prompt, flags=re.M)
+    assert answer_a == answer_b
+    with torch.no_grad():
+        probs = torch.softmax(lm.model(torch.tensor([lm.chat_ids(prompt)])).logits[0, -1], dim=-1)
+    assert int(probs.argmax()) == lm.token_id("A")
+    _close(q, 100 * float(probs[lm.token_id("A")]))
+
+
+def minilm_tokenizer():
+    from transformers import AutoTokenizer
+
+    from playground.ml.provision import minilm_path
+
+    return AutoTokenizer.from_pretrained(str(minilm_path()))
+
+
+def check_minilm_unk_count(lm, q):
+    tokens = minilm_tokenizer().tokenize(_quoted(q["prompt"]["en"]))
+    _close(q, tokens.count("[UNK]"))
+
+
 CHECKS = {
     ("lessons/01-why-llms/quiz.yaml", "q9-playground-memory"): check_playground_memory,
     ("lessons/03-tokens-embeddings-hidden-states/quiz.yaml", "q9-p-paris"): check_p_paris,
@@ -242,6 +287,9 @@ CHECKS = {
     ("lessons/08-applications-tools/quiz.yaml", "q9-ticket-tokens"): check_quoted_text_tokens,
     ("lessons/07-decoding-sampling/quiz.yaml", "q10-probably-at-low-temperature"): check_probably_at_low_temperature,
     ("lessons/07-decoding-sampling/quiz.yaml", "q11-cloudy-nucleus"): check_cloudy_nucleus,
+    ("lessons/15-post-training/quiz.yaml", "q1-im-end-without-template"): check_im_end_without_template,
+    ("lessons/16-evaluating-llm-apps/quiz.yaml", "q1-judge-position-bias"): check_judge_position_bias,
+    ("lessons/17-tokenizer-lab/quiz.yaml", "q1-minilm-unk-count"): check_minilm_unk_count,
 }
 
 

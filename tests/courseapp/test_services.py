@@ -27,8 +27,8 @@ pytestmark = pytest.mark.django_db
 
 def test_seed_builtin_loads_the_course_once(builtin_course):
     assert builtin_course.slug == "how-llms-work" and builtin_course.published
-    assert builtin_course.modules.count() == 3
-    assert builtin_course.lessons.count() == 14
+    assert builtin_course.modules.count() == 4
+    assert builtin_course.lessons.count() == 17
     assert builtin_course.quizzes.filter(lesson__isnull=True).get().slug == "final-exam"
     lesson = builtin_course.lessons.get(slug="02-transformer-attention")
     assert lesson.body["en"].startswith("# The Transformer") and "自注意力" in lesson.body["zh-Hans"]
@@ -283,7 +283,7 @@ def test_seed_demo_loads_the_builtin_course():
     from django.core.management import call_command
 
     call_command("seed_demo", stdout=io.StringIO())
-    assert Course.objects.get(slug="how-llms-work").lessons.count() == 14
+    assert Course.objects.get(slug="how-llms-work").lessons.count() == 17
 
 
 def test_lesson_visit_records_the_resume_point_at_once_and_reloads_within_a_minute_write_nothing(employee):

@@ -1,10 +1,23 @@
+from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.utils.decorators import method_decorator
+
+from .oidc import oidc_enabled
 
 
 @method_decorator(login_not_required, name="dispatch")
 class LoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs):
+        providers = []
+        if oidc_enabled():
+            providers.append({"protocol": "oidc", "url": "accounts:oidc_start"})
+        return super().get_context_data(
+            **kwargs, sso_providers=providers, company=settings.SSO_COMPANY_NAME,
+            local_passwords=settings.SSO_LOCAL_PASSWORDS, break_glass=bool(settings.SSO_BREAK_GLASS_USERNAMES),
+        )
+
 

@@ -113,6 +113,42 @@ LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "core:home"
 LOGOUT_REDIRECT_URL = "accounts:login"
 
+# --- Company sign-in (OpenID Connect and SAML 2.0) ----------------------------------
+# Nothing set: local accounts only, no identity provider (docs/DEPLOY.md, "Company sign-in").
+SSO_COMPANY_NAME = env_str("SSO_COMPANY_NAME", "your company")  # "Sign in with <company>"
+# Off in production with company sign-in: passwords then work only for the break-glass
+# usernames (an admin who can still get in when the identity provider cannot be reached).
+SSO_LOCAL_PASSWORDS = env_bool("SSO_LOCAL_PASSWORDS", True)
+SSO_BREAK_GLASS_USERNAMES = env_list("SSO_BREAK_GLASS_USERNAMES", "")
+# The mapping applied at every sign-in: directory groups to roles, a claim to the team.
+SSO_GROUPS_CLAIM = env_str("SSO_GROUPS_CLAIM", "groups")
+SSO_TEAM_CLAIM = env_str("SSO_TEAM_CLAIM", "department")
+SSO_ADMIN_GROUPS = env_list("SSO_ADMIN_GROUPS", "")
+SSO_MANAGER_GROUPS = env_list("SSO_MANAGER_GROUPS", "")
+
+# OpenID Connect (mozilla-django-oidc's settings, read from variables of the same name).
+# Enabled when OIDC_RP_CLIENT_ID is set; the endpoints are in the provider's
+# /.well-known/openid-configuration.
+OIDC_RP_CLIENT_ID = env_str("OIDC_RP_CLIENT_ID", "")
+OIDC_RP_CLIENT_SECRET = env_str("OIDC_RP_CLIENT_SECRET", "")
+OIDC_OP_ISSUER = env_str("OIDC_OP_ISSUER", "")  # the ID token's `iss` must equal it
+OIDC_OP_AUTHORIZATION_ENDPOINT = env_str("OIDC_OP_AUTHORIZATION_ENDPOINT", "")
+OIDC_OP_TOKEN_ENDPOINT = env_str("OIDC_OP_TOKEN_ENDPOINT", "")
+OIDC_OP_USER_ENDPOINT = env_str("OIDC_OP_USER_ENDPOINT", "")
+OIDC_OP_JWKS_ENDPOINT = env_str("OIDC_OP_JWKS_ENDPOINT", "")
+OIDC_RP_SIGN_ALGO = env_str("OIDC_RP_SIGN_ALGO", "RS256")
+OIDC_RP_SCOPES = env_str("OIDC_RP_SCOPES", "openid email profile")
+OIDC_USE_NONCE = True
+OIDC_USE_PKCE = True
+OIDC_PKCE_CODE_CHALLENGE_METHOD = "S256"
+OIDC_CLOCK_SKEW_SECONDS = env_int("OIDC_CLOCK_SKEW_SECONDS", 60)
+OIDC_TIMEOUT = env_int("OIDC_TIMEOUT", 10)
+OIDC_AUTHENTICATION_CALLBACK_URL = "accounts:oidc_callback"
+OIDC_STORE_ACCESS_TOKEN = OIDC_STORE_ID_TOKEN = False  # nothing of the tokens is kept
+AUTHENTICATION_BACKENDS = ["accounts.backends.LocalPasswordBackend"]
+if OIDC_RP_CLIENT_ID:
+    AUTHENTICATION_BACKENDS.append("accounts.oidc.OIDCBackend")
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

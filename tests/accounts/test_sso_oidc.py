@@ -81,7 +81,7 @@ def test_a_verified_email_links_the_existing_account_and_a_taken_username_does_n
 
 def assert_refused(response, before, *, reason: str):
     assert response.status_code == 400, (response.status_code, response.url)
-    assert "Sign-in refused" in response.text
+    assert "Sign-in refused" in response.text or "登录被拒绝" in response.text
     assert counts() == before
     failed = AuditEntry.objects.filter(action="auth.login_failed")
     assert failed.count() == 1 and failed.get().after["reason"] == reason
@@ -175,6 +175,8 @@ def test_local_passwords_off_leaves_only_the_break_glass_admin(site, settings):
                             "csrfmiddlewaretoken": token}, headers={"Referer": f"{site}/accounts/login/"},
                             timeout=10), session
 
+    chinese = requests.get(f"{site}/accounts/login/", headers={"Accept-Language": "zh-hans"}, timeout=10)
+    assert "使用Acme账号登录" in chinese.text and "管理员应急登录" in chinese.text
     refused, _ = password_login("gus")
     assert "/accounts/login/" in refused.url
     assert AuditEntry.objects.filter(action="auth.login_failed", after__username="gus").count() == 1

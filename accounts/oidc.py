@@ -24,8 +24,8 @@ from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthen
 from audit.models import Source
 from audit.services import Origin
 
-from .sso import IdPIdentity, SSORefused, user_provision_from_idp
 from .login_audit import login_failed_record
+from .sso import IdPIdentity, SSORefused, user_provision_from_idp
 
 
 def oidc_enabled() -> bool:

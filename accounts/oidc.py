@@ -16,7 +16,6 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import SuspiciousOperation
 from django.http import Http404
-from django.shortcuts import render
 from django.utils.decorators import method_decorator
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
@@ -24,8 +23,8 @@ from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthen
 from audit.models import Source
 from audit.services import Origin
 
-from .login_audit import login_failed_record
 from .sso import IdPIdentity, SSORefused, user_provision_from_idp
+from .sso_refusal import refusal
 
 
 def oidc_enabled() -> bool:
@@ -77,12 +76,6 @@ class OIDCBackend(OIDCAuthenticationBackend):
         origin = Origin(source=Source.IDP, address=self.request.META.get("REMOTE_ADDR") or None,
                         label=f"oidc:{identity.issuer}")
         return user_provision_from_idp(identity=identity, origin=origin)
-
-
-def refusal(request, error: SSORefused, *, protocol: str):
-    """The page a refused sign-in ends on, after one `auth.login_failed` entry."""
-    login_failed_record(request, reason=error.code, protocol=protocol, detail=error.detail)
-    return render(request, "accounts/sso_refused.html", {"message": error.message}, status=400)
 
 
 @method_decorator(login_not_required, name="dispatch")

@@ -4,6 +4,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.utils.decorators import method_decorator
 
 from .oidc import oidc_enabled
+from .saml import saml_enabled
 
 
 @method_decorator(login_not_required, name="dispatch")
@@ -15,6 +16,8 @@ class LoginView(auth_views.LoginView):
         providers = []
         if oidc_enabled():
             providers.append({"protocol": "oidc", "url": "accounts:oidc_start"})
+        if saml_enabled():
+            providers.append({"protocol": "saml", "url": "accounts:saml_login"})
         return super().get_context_data(
             **kwargs, sso_providers=providers, company=settings.SSO_COMPANY_NAME,
             local_passwords=settings.SSO_LOCAL_PASSWORDS, break_glass=bool(settings.SSO_BREAK_GLASS_USERNAMES),

@@ -13,7 +13,7 @@ from accounts.models import Role
 from tests.factories import make_team, make_user
 
 pytest_plugins = ["tests.processes", "tests.model_fixtures", "tests.object_store", "tests.llama_server",
-                  "tests.idp.oidc"]
+                  "tests.idp.oidc", "tests.idp.simplesamlphp"]
 
 
 def _reachable(url: str, default_port: int) -> bool:

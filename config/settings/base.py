@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "dashboards",
     "audit",
     "ops",
+    "djangosaml2",  # SAML sign-in: its session cookie and templates (no models)
 ]
 
 MIDDLEWARE = [
@@ -60,6 +61,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "djangosaml2.middleware.SamlSessionMiddleware",  # request.saml_session, for SAML sign-in
     # Every page requires login unless its view is marked @login_not_required.
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -148,6 +150,32 @@ OIDC_STORE_ACCESS_TOKEN = OIDC_STORE_ID_TOKEN = False  # nothing of the tokens i
 AUTHENTICATION_BACKENDS = ["accounts.backends.LocalPasswordBackend"]
 if OIDC_RP_CLIENT_ID:
     AUTHENTICATION_BACKENDS.append("accounts.oidc.OIDCBackend")
+
+# SAML 2.0 (djangosaml2 + pysaml2, which runs Debian's xmlsec1). Enabled when the
+# identity provider's metadata is given, by URL or as a file; SAML_SP_BASE_URL is how the
+# provider reaches this site. Our entity id is <base>/accounts/sso/saml/metadata/ (the
+# metadata is served there) and the ACS URL <base>/accounts/sso/saml/acs/.
+SAML_IDP_METADATA_URL = env_str("SAML_IDP_METADATA_URL", "")
+SAML_IDP_METADATA_FILE = env_str("SAML_IDP_METADATA_FILE", "")
+SAML_SP_BASE_URL = env_str("SAML_SP_BASE_URL", "")
+# SAML has no email_verified: say whether this provider's email attribute comes from the
+# directory (1), so that it may link an existing local account with the same email.
+SAML_EMAIL_VERIFIED = env_bool("SAML_EMAIL_VERIFIED", False)
+SAML_EMAIL_ATTRIBUTE = env_str("SAML_EMAIL_ATTRIBUTE", "email")
+SAML_NAME_ATTRIBUTE = env_str("SAML_NAME_ATTRIBUTE", "displayName")
+SAML_CONFIG = {}
+if SAML_IDP_METADATA_URL or SAML_IDP_METADATA_FILE:
+    from .saml import saml_config
+
+    SAML_CONFIG = saml_config(base_url=SAML_SP_BASE_URL, metadata_url=SAML_IDP_METADATA_URL,
+                              metadata_file=SAML_IDP_METADATA_FILE,
+                              clock_skew=env_int("SAML_CLOCK_SKEW_SECONDS", 60))
+    AUTHENTICATION_BACKENDS.append("accounts.saml.SAMLBackend")
+# The IdP posts its answer cross-site: the cookie holding our outstanding requests must be
+# SameSite=None (and so Secure, as production's are).
+SAML_SESSION_COOKIE_NAME = "saml_session"
+SAML_CSP_HANDLER = ""  # our ContentSecurityPolicyMiddleware sets the policy
+SAML_SESSION_COOKIE_SAMESITE = env_str("SAML_SESSION_COOKIE_SAMESITE", "None")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -23,12 +23,8 @@ from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthen
 from audit.models import Source
 from audit.services import Origin
 
-from .sso import IdPIdentity, SSORefused, user_provision_from_idp
+from .sso import IdPIdentity, SSORefused, oidc_enabled, user_provision_from_idp
 from .sso_refusal import refusal
-
-
-def oidc_enabled() -> bool:
-    return bool(settings.OIDC_RP_CLIENT_ID)
 
 
 def _claim_list(value) -> list[str]:

@@ -16,12 +16,8 @@ from saml2.response import UnsolicitedResponse
 from audit.models import Source
 from audit.services import Origin
 
-from .sso import IdPIdentity, SSORefused, user_provision_from_idp
+from .sso import IdPIdentity, SSORefused, saml_enabled, user_provision_from_idp
 from .sso_refusal import refusal
-
-
-def saml_enabled() -> bool:
-    return bool(settings.SAML_CONFIG)
 
 
 class SAMLBackend(Saml2Backend):

@@ -16,6 +16,14 @@ from .models import ExternalIdentity, Role, User
 from .services import team_get_or_create, user_create_or_update
 
 
+def oidc_enabled() -> bool:
+    return bool(settings.OIDC_RP_CLIENT_ID)
+
+
+def saml_enabled() -> bool:
+    return bool(settings.SAML_CONFIG)
+
+
 class SSORefused(Exception):
     """A sign-in the site refuses. `code` is for the audit log; `message` is what the
     person reads (translated). Nothing is created when one is raised."""

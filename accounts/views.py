@@ -2,9 +2,9 @@ from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.utils.decorators import method_decorator
+from django.views.decorators.csrf import csrf_exempt
 
-from .oidc import oidc_enabled
-from .saml import saml_enabled
+from .sso import oidc_enabled, saml_enabled
 
 
 @method_decorator(login_not_required, name="dispatch")
@@ -24,3 +24,19 @@ class LoginView(auth_views.LoginView):
         )
 
 
+
+
+def saml_view(name: str):
+    """A view of accounts/saml.py, imported at its first request: pysaml2 takes about 3 s
+    to import (its XML schemas), which no process should pay unless SAML is used.
+    CSRF does not apply: the ACS receives the IdP's cross-site POST, which its signature
+    and InResponseTo authenticate (djangosaml2 exempts it too)."""
+
+    @csrf_exempt
+    @login_not_required
+    def view(request, *args, **kwargs):
+        from . import saml
+
+        return getattr(saml, name).as_view()(request, *args, **kwargs)
+
+    return view

@@ -109,27 +109,37 @@ def user_provision_from_idp(*, identity: IdPIdentity, origin: Origin) -> User:
     """The person this identity signs in as, created or brought up to date with the
     directory: name and email from the token, role from the groups, team from the
     department. Runs at every sign-in, so a demotion or a move at the identity provider
-    holds from the next one. An existing account is linked only on a verified email."""
+    holds from the next one. An existing account is linked only on a verified email.
+
+    Two first sign-ins that collide (the same person in two tabs, two people wanting one
+    username) lose nothing: the loser's transaction is rolled back and tried again, and
+    then finds the winner's link or picks another username."""
     if not identity.subject:
         raise SSORefused("no_identity")
-    with transaction.atomic():
-        user = _linked_user(identity)
-        if user is not None and not user.is_active:
-            raise SSORefused("inactive", user.username)
-        team = (team_get_or_create(name=identity.department[:100], origin=origin)
-                if identity.department.strip() else None)
-        user = user_create_or_update(
-            username=user.username if user else _new_username(identity),
-            email=identity.email or (user.email if user else ""),
-            name=identity.name or (user.name if user else ""),
-            role=role_from_groups(identity.groups),
-            team=team,
-            origin=origin,
-        )
+    for attempt in range(3):
         try:
-            with transaction.atomic():
-                ExternalIdentity.objects.get_or_create(
-                    issuer=identity.issuer, subject=identity.subject, defaults={"user": user})
+            return _provision(identity, origin)
         except IntegrityError:
-            pass  # the same person's other tab linked it a moment ago
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+@transaction.atomic
+def _provision(identity: IdPIdentity, origin: Origin) -> User:
+    user = _linked_user(identity)
+    if user is not None and not user.is_active:
+        raise SSORefused("inactive", user.username)
+    team = (team_get_or_create(name=identity.department[:100], origin=origin)
+            if identity.department.strip() else None)
+    user = user_create_or_update(
+        username=user.username if user else _new_username(identity),
+        email=identity.email or (user.email if user else ""),
+        name=identity.name or (user.name if user else ""),
+        role=role_from_groups(identity.groups),
+        team=team,
+        origin=origin,
+    )
+    ExternalIdentity.objects.get_or_create(issuer=identity.issuer, subject=identity.subject,
+                                           defaults={"user": user})
     return user

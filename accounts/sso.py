@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext_lazy as _
 
@@ -117,11 +118,17 @@ def user_provision_from_idp(*, identity: IdPIdentity, origin: Origin) -> User:
     if not identity.subject:
         raise SSORefused("no_identity")
     for attempt in range(3):
+        last = attempt == 2
         try:
             return _provision(identity, origin)
         except IntegrityError:
-            if attempt == 2:
+            if last:
                 raise
+        except ValidationError as exc:
+            # The other sign-in committed the username between our check and our save.
+            taken = any(e.code == "unique" for e in getattr(exc, "error_dict", {}).get("username", []))
+            if last or not taken:
+                raise SSORefused("idp_error", str(exc)[:300]) from exc
     raise AssertionError("unreachable")
 
 

@@ -49,7 +49,6 @@ INSTALLED_APPS = [
     "dashboards",
     "audit",
     "ops",
-    "djangosaml2",  # SAML sign-in: its session cookie and templates (no models)
 ]
 
 MIDDLEWARE = [

@@ -73,26 +73,32 @@ def test_a_deactivated_person_is_refused():
     assert User.objects.get(pk=user.pk).role == Role.EMPLOYEE
 
 
-@pytest.mark.django_db(transaction=True)
-def test_twenty_first_sign_ins_into_one_new_team_at_once():
-    make_team("Elsewhere")
-    barrier, errors = threading.Barrier(20), []
+def at_once(n: int, sign_in) -> tuple[list, list]:
+    """Run sign_in(i) in n threads released together; returns (results, errors)."""
+    barrier, results, errors = threading.Barrier(n), [], []
 
-    def sign_in(n):
+    def run(i):
         try:
             barrier.wait()
-            user_provision_from_idp(identity=who(f"new-{n}", email=f"n{n}@x.test", department="Drill"),
-                                    origin=ORIGIN)
-        except Exception as exc:  # noqa: BLE001  (collected and asserted below)
+            results.append(sign_in(i))
+        except Exception as exc:  # noqa: BLE001  (returned, and asserted by the caller)
             errors.append(exc)
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=sign_in, args=(n,)) for n in range(20)]
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    return results, errors
+
+
+@pytest.mark.django_db(transaction=True)
+def test_twenty_first_sign_ins_into_one_new_team_at_once():
+    make_team("Elsewhere")
+    _, errors = at_once(20, lambda n: user_provision_from_idp(
+        identity=who(f"new-{n}", email=f"n{n}@x.test", department="Drill"), origin=ORIGIN))
     assert not errors, errors
     drill = Team.objects.get(name="Drill")
     assert drill.members.count() == 20
@@ -101,22 +107,7 @@ def test_twenty_first_sign_ins_into_one_new_team_at_once():
 
 @pytest.mark.django_db(transaction=True)
 def test_the_same_first_sign_in_twice_at_once_makes_one_person():
-    barrier, errors, users = threading.Barrier(2), [], []
-
-    def sign_in():
-        try:
-            barrier.wait()
-            users.append(user_provision_from_idp(identity=who("twin", email="t@x.test", username="twin"),
-                                                 origin=ORIGIN).pk)
-        except Exception as exc:  # noqa: BLE001  (collected and asserted below)
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=sign_in) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    users, errors = at_once(2, lambda _: user_provision_from_idp(
+        identity=who("twin", email="t@x.test", username="twin"), origin=ORIGIN).pk)
     assert not errors, errors
     assert len(set(users)) == 1 and User.objects.filter(email="t@x.test").count() == 1

@@ -187,3 +187,10 @@ def test_local_passwords_off_leaves_only_the_break_glass_admin(site, settings):
     session.post(f"{site}/accounts/logout/", data={"csrfmiddlewaretoken": token},
                  headers={"Referer": f"{site}/"}, timeout=10)
     assert AuditEntry.objects.filter(action="auth.logout").count() == 1
+
+
+def test_a_refusal_at_the_provider_ends_on_the_refusal_page(site, oidc_provider):
+    before = counts()
+    response = sign_in(site, "nobody-at-the-idp")  # the provider answers error=access_denied
+    assert_refused(response, before, reason="idp_error")
+    assert "did not sign you in" in response.text

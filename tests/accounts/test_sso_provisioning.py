@@ -1,15 +1,13 @@
 """accounts.sso.user_provision_from_idp, the one service every company sign-in goes
 through (OIDC and SAML alike), tested directly."""
 
-import threading
-
 import pytest
-from django.db import connection
 
 from accounts.models import ExternalIdentity, Role, Team, User
 from accounts.sso import IdPIdentity, SSORefused, user_provision_from_idp
 from audit.models import AuditEntry, Source
 from audit.services import Origin
+from tests.courseapp.test_concurrency import _race  # n threads released together
 from tests.factories import make_team, make_user
 
 ORIGIN = Origin(source=Source.IDP, label="oidc:https://idp.test")
@@ -73,33 +71,12 @@ def test_a_deactivated_person_is_refused():
     assert User.objects.get(pk=user.pk).role == Role.EMPLOYEE
 
 
-def at_once(n: int, sign_in) -> tuple[list, list]:
-    """Run sign_in(i) in n threads released together; returns (results, errors)."""
-    barrier, results, errors = threading.Barrier(n), [], []
-
-    def run(i):
-        try:
-            barrier.wait()
-            results.append(sign_in(i))
-        except Exception as exc:  # noqa: BLE001  (returned, and asserted by the caller)
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results, errors
-
-
 @pytest.mark.django_db(transaction=True)
 def test_twenty_first_sign_ins_into_one_new_team_at_once():
     make_team("Elsewhere")
-    _, errors = at_once(20, lambda n: user_provision_from_idp(
+    outcomes = _race(20, lambda n: user_provision_from_idp(
         identity=who(f"new-{n}", email=f"n{n}@x.test", department="Drill"), origin=ORIGIN))
-    assert not errors, errors
+    assert [kind for kind, _ in outcomes] == ["ok"] * 20, outcomes
     drill = Team.objects.get(name="Drill")
     assert drill.members.count() == 20
     assert AuditEntry.objects.filter(action="team.created", target_id=str(drill.pk)).count() == 1
@@ -107,7 +84,7 @@ def test_twenty_first_sign_ins_into_one_new_team_at_once():
 
 @pytest.mark.django_db(transaction=True)
 def test_the_same_first_sign_in_twice_at_once_makes_one_person():
-    users, errors = at_once(2, lambda _: user_provision_from_idp(
+    outcomes = _race(2, lambda _: user_provision_from_idp(
         identity=who("twin", email="t@x.test", username="twin"), origin=ORIGIN).pk)
-    assert not errors, errors
-    assert len(set(users)) == 1 and User.objects.filter(email="t@x.test").count() == 1
+    assert [kind for kind, _ in outcomes] == ["ok"] * 2, outcomes
+    assert len({pk for _, pk in outcomes}) == 1 and User.objects.filter(email="t@x.test").count() == 1

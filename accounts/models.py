@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.roles import Role
 
-__all__ = ["Role", "Team", "User"]  # Role is defined in core (the base layer) and used from here too
+__all__ = ["ExternalIdentity", "Role", "Team", "User"]  # Role is defined in core (the base layer) and used from here too
 
 
 class Team(models.Model):
@@ -49,3 +49,22 @@ class User(AbstractUser):
     @property
     def display_name(self) -> str:
         return self.name or self.get_full_name() or self.username
+
+
+class ExternalIdentity(models.Model):
+    """Who someone is at the company's identity provider: the issuer's stable subject
+    (`sub`, or SAML's NameID), linked to one person here. Later sign-ins find the person
+    by this link, never by a name or an email the directory may reuse."""
+
+    issuer = models.CharField(_("issuer"), max_length=255)
+    subject = models.CharField(_("subject"), max_length=255)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="external_identities",
+                             verbose_name=_("person"))
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["issuer", "subject"], name="external_identity_unique")]
+        verbose_name = _("identity provider link")
+
+    def __str__(self):
+        return f"{self.issuer} {self.subject}"

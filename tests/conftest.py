@@ -12,7 +12,8 @@ from django.conf import settings
 from accounts.models import Role
 from tests.factories import make_team, make_user
 
-pytest_plugins = ["tests.processes", "tests.model_fixtures", "tests.object_store", "tests.llama_server"]
+pytest_plugins = ["tests.processes", "tests.model_fixtures", "tests.object_store", "tests.llama_server",
+                  "tests.idp.oidc", "tests.idp.simplesamlphp"]
 
 
 def _reachable(url: str, default_port: int) -> bool:

@@ -60,6 +60,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "djangosaml2.middleware.SamlSessionMiddleware",  # request.saml_session, for SAML sign-in
     # Every page requires login unless its view is marked @login_not_required.
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -112,6 +113,68 @@ AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "core:home"
 LOGOUT_REDIRECT_URL = "accounts:login"
+
+# --- Company sign-in (OpenID Connect and SAML 2.0) ----------------------------------
+# Nothing set: local accounts only, no identity provider (docs/DEPLOY.md, "Company sign-in").
+SSO_COMPANY_NAME = env_str("SSO_COMPANY_NAME", "your company")  # "Sign in with <company>"
+# Off in production with company sign-in: passwords then work only for the break-glass
+# usernames (an admin who can still get in when the identity provider cannot be reached).
+SSO_LOCAL_PASSWORDS = env_bool("SSO_LOCAL_PASSWORDS", True)
+SSO_BREAK_GLASS_USERNAMES = env_list("SSO_BREAK_GLASS_USERNAMES", "")
+# The mapping applied at every sign-in: directory groups to roles, a claim to the team.
+SSO_GROUPS_CLAIM = env_str("SSO_GROUPS_CLAIM", "groups")
+SSO_TEAM_CLAIM = env_str("SSO_TEAM_CLAIM", "department")
+SSO_ADMIN_GROUPS = env_list("SSO_ADMIN_GROUPS", "")
+SSO_MANAGER_GROUPS = env_list("SSO_MANAGER_GROUPS", "")
+
+# OpenID Connect (mozilla-django-oidc's settings, read from variables of the same name).
+# Enabled when OIDC_RP_CLIENT_ID is set; the endpoints are in the provider's
+# /.well-known/openid-configuration.
+OIDC_RP_CLIENT_ID = env_str("OIDC_RP_CLIENT_ID", "")
+OIDC_RP_CLIENT_SECRET = env_str("OIDC_RP_CLIENT_SECRET", "")
+OIDC_OP_ISSUER = env_str("OIDC_OP_ISSUER", "")  # the ID token's `iss` must equal it
+OIDC_OP_AUTHORIZATION_ENDPOINT = env_str("OIDC_OP_AUTHORIZATION_ENDPOINT", "")
+OIDC_OP_TOKEN_ENDPOINT = env_str("OIDC_OP_TOKEN_ENDPOINT", "")
+OIDC_OP_USER_ENDPOINT = env_str("OIDC_OP_USER_ENDPOINT", "")
+OIDC_OP_JWKS_ENDPOINT = env_str("OIDC_OP_JWKS_ENDPOINT", "")
+OIDC_RP_SIGN_ALGO = env_str("OIDC_RP_SIGN_ALGO", "RS256")
+OIDC_RP_SCOPES = env_str("OIDC_RP_SCOPES", "openid email profile")
+OIDC_USE_NONCE = True
+OIDC_USE_PKCE = True
+OIDC_PKCE_CODE_CHALLENGE_METHOD = "S256"
+OIDC_CLOCK_SKEW_SECONDS = env_int("OIDC_CLOCK_SKEW_SECONDS", 60)
+OIDC_TIMEOUT = env_int("OIDC_TIMEOUT", 10)
+OIDC_AUTHENTICATION_CALLBACK_URL = "accounts:oidc_callback"
+OIDC_STORE_ACCESS_TOKEN = OIDC_STORE_ID_TOKEN = False  # nothing of the tokens is kept
+AUTHENTICATION_BACKENDS = ["accounts.backends.LocalPasswordBackend"]
+if OIDC_RP_CLIENT_ID:
+    AUTHENTICATION_BACKENDS.append("accounts.oidc.OIDCBackend")
+
+# SAML 2.0 (djangosaml2 + pysaml2, which runs Debian's xmlsec1). Enabled when the
+# identity provider's metadata is given, by URL or as a file; SAML_SP_BASE_URL is how the
+# provider reaches this site. Our entity id is <base>/accounts/sso/saml/metadata/ (the
+# metadata is served there) and the ACS URL <base>/accounts/sso/saml/acs/.
+SAML_IDP_METADATA_URL = env_str("SAML_IDP_METADATA_URL", "")
+SAML_IDP_METADATA_FILE = env_str("SAML_IDP_METADATA_FILE", "")
+SAML_SP_BASE_URL = env_str("SAML_SP_BASE_URL", "")
+# SAML has no email_verified: say whether this provider's email attribute comes from the
+# directory (1), so that it may link an existing local account with the same email.
+SAML_EMAIL_VERIFIED = env_bool("SAML_EMAIL_VERIFIED", False)
+SAML_EMAIL_ATTRIBUTE = env_str("SAML_EMAIL_ATTRIBUTE", "email")
+SAML_NAME_ATTRIBUTE = env_str("SAML_NAME_ATTRIBUTE", "displayName")
+SAML_CONFIG = {}
+if SAML_IDP_METADATA_URL or SAML_IDP_METADATA_FILE:
+    from .saml import saml_config
+
+    SAML_CONFIG = saml_config(base_url=SAML_SP_BASE_URL, metadata_url=SAML_IDP_METADATA_URL,
+                              metadata_file=SAML_IDP_METADATA_FILE,
+                              clock_skew=env_int("SAML_CLOCK_SKEW_SECONDS", 60))
+    AUTHENTICATION_BACKENDS.append("accounts.saml.SAMLBackend")
+# The IdP posts its answer cross-site: the cookie holding our outstanding requests must be
+# SameSite=None (and so Secure, as production's are).
+SAML_SESSION_COOKIE_NAME = "saml_session"
+SAML_CSP_HANDLER = ""  # our ContentSecurityPolicyMiddleware sets the policy
+SAML_SESSION_COOKIE_SAMESITE = env_str("SAML_SESSION_COOKIE_SAMESITE", "None")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -78,6 +78,14 @@ RULES = {
     "accounts/login/": ("get", {}, public()),
     "accounts/logout/": ("post", {}, {who: "login" for who in WHO}),  # anyone, and it ends on the login page
     "accounts/team/": ("get", {}, learner()),  # a redirect to the team page, which has its own door
+    # Company sign-in: public doors; with no provider configured (as here) they are 404.
+    # With one, tests/accounts/test_sso_oidc.py drives them against a real provider.
+    "accounts/sso/oidc/start/": ("get", {}, {who: 404 for who in WHO}),
+    "accounts/sso/oidc/callback/": ("get", {}, {who: 404 for who in WHO}),
+    # (SAML: tests/accounts/test_sso_saml.py drives these against SimpleSAMLphp)
+    "accounts/sso/saml/login/": ("get", {}, {who: 404 for who in WHO}),
+    "accounts/sso/saml/acs/": ("post", {"SAMLResponse": "x"}, {who: 404 for who in WHO}),
+    "accounts/sso/saml/metadata/": ("get", {}, {who: 404 for who in WHO}),
     "": ("get", {}, learner()),
     "curation/": ("get", {}, door({ADMIN})),
     # Courses: everyone learns; certificates are public by their unguessable code

@@ -102,6 +102,54 @@ def _operations(operations) -> list[tuple[str, str, object]]:
     return out
 
 
+ALWAYS = {"id", "schemas"}  # returned: always (RFC 7643 §7)
+
+
+def _project(d: dict, request) -> dict:
+    """Honour `attributes` and `excludedAttributes` (RFC 7644 §3.9): top-level names,
+    dotted sub-attributes ("name.formatted") and the enterprise extension by its URN."""
+    def names(param):
+        raw = request.GET.get(param) if request is not None else None
+        return [n.strip() for n in raw.split(",") if n.strip()] if raw else []
+
+    def split(name):
+        name = name.lower()
+        if name.startswith(ENTERPRISE.lower()):
+            rest = name[len(ENTERPRISE):].lstrip(":")
+            return ENTERPRISE.lower(), rest or None
+        for urn in (USER, GROUP):
+            if name.startswith(urn.lower() + ":"):
+                name = name[len(urn) + 1:]
+        top, _, sub = name.partition(".")
+        return top, sub or None
+
+    keys = {k.lower(): k for k in d}
+    included, excluded = names("attributes"), names("excludedAttributes")
+    if included:
+        out = {k: v for k, v in d.items() if k in ALWAYS}
+        for top, sub in map(split, included):
+            key = keys.get(top)
+            if key is None:
+                continue
+            value = d[key]
+            if sub and isinstance(value, dict):
+                picked = {k: v for k, v in value.items() if k.lower() == sub}
+                out[key] = {**out.get(key, {}), **picked}
+            else:
+                out[key] = value
+        return out
+    out = dict(d)
+    for top, sub in map(split, excluded):
+        key = keys.get(top)
+        if key is None or key in ALWAYS:
+            continue
+        if sub and isinstance(out[key], dict):
+            out[key] = {k: v for k, v in out[key].items() if k.lower() != sub}
+        else:
+            out.pop(key)
+    return out
+
+
 class UserAdapter(SCIMUser):
     id_field = "directory__scim_id"
 
@@ -112,23 +160,28 @@ class UserAdapter(SCIMUser):
     def to_dict(self):
         user, link = self.obj, self.obj.directory
         d = {
-            "schemas": [USER, ENTERPRISE],
+            "schemas": [USER, ENTERPRISE] if user.team_id else [USER],
             "id": link.scim_id,
             "userName": user.username,
-            "name": {"formatted": user.name},
-            "displayName": user.name,
-            "emails": [{"value": user.email, "type": "work", "primary": True}] if user.email else [],
             "active": user.is_active,
-            "groups": [{"value": g.scim_id, "display": g.display_name,
-                        "$ref": urljoin(self._base(), reverse("scim:groups", kwargs={"uuid": g.scim_id}))}
-                       for g in groups_of(user)],
-            ENTERPRISE: {"department": user.team.name} if user.team_id else {},
             "meta": {"resourceType": "User", "created": user.date_joined.isoformat(),
                      "lastModified": user.date_joined.isoformat(), "location": self.location},
         }
+        # An attribute without a value is left out (RFC 7643 §2.5), so that a removed one is gone.
+        if user.name:
+            d.update({"name": {"formatted": user.name}, "displayName": user.name})
+        if user.email:
+            d["emails"] = [{"value": user.email, "type": "work"}]
+        groups = [{"value": g.scim_id, "display": g.display_name,
+                   "$ref": urljoin(self._base(), reverse("scim:groups", kwargs={"uuid": g.scim_id}))}
+                  for g in groups_of(user)]
+        if groups:
+            d["groups"] = groups
+        if user.team_id:
+            d[ENTERPRISE] = {"department": user.team.name}
         if link.external_id:
             d["externalId"] = link.external_id
-        return d
+        return _project(d, self._request)
 
     def _base(self):
         from .auth import base_location
@@ -137,6 +190,7 @@ class UserAdapter(SCIMUser):
     @classmethod
     def resource_type_dict(cls, request=None):
         d = super().resource_type_dict(request)
+        d["endpoint"] = "/Users"  # relative to the base URL (RFC 7643 §6), not the site's root
         d["schemaExtensions"] = [{"schema": ENTERPRISE, "required": False}]
         return d
 
@@ -206,7 +260,9 @@ class UserAdapter(SCIMUser):
             elif path == "department":
                 fields["department"] = _str(value, "department")
             elif path == ENTERPRISE.lower():
-                if isinstance(value, dict) and "department" in value:
+                if op == "remove":
+                    fields["department"] = ""
+                elif isinstance(value, dict) and "department" in value:
                     fields["department"] = _str(value["department"], "department")
             # Any other attribute is one the Academy does not keep: accepted, not stored.
         if (given or family) and not fields.get("displayName"):
@@ -228,19 +284,25 @@ class GroupAdapter(SCIMGroup):
             "schemas": [GROUP],
             "id": group.scim_id,
             "displayName": group.display_name,
-            "members": [{"value": u.directory.scim_id, "display": u.display_name,
+            "members": [{"value": u.directory.scim_id,
                          "$ref": urljoin(self._base(), reverse("scim:users", kwargs={"uuid": u.directory.scim_id}))}
                         for u in group_members(group)] if group.pk else [],
             "meta": {"resourceType": "Group", "created": group.created_at.isoformat() if group.pk else None,
                      "lastModified": group.created_at.isoformat() if group.pk else None, "location": self.location},
         }
+        if not d["members"]:
+            d.pop("members")
         if group.external_id:
             d["externalId"] = group.external_id
-        return d
+        return _project(d, self._request)
 
     def _base(self):
         from .auth import base_location
         return base_location(self.request)
+
+    @classmethod
+    def resource_type_dict(cls, request=None):
+        return {**super().resource_type_dict(request), "endpoint": "/Groups"}
 
     def validate_dict(self, d):
         if not isinstance(d.get("displayName"), str) or not d["displayName"].strip():

@@ -37,7 +37,6 @@ SCHEMAS = [
         _attr("emails", "The person's work email; the Academy keeps one.", type_="complex", multi=True, sub=[
             _attr("value", "The email address."),
             _attr("type", "Always work.", canonicalValues=["work"]),
-            _attr("primary", "Always true: the one kept.", type_="boolean"),
         ]),
         _attr("active", "false deactivates the person (sessions, sockets, generations and fine-tunes end).",
               type_="boolean"),
@@ -56,7 +55,6 @@ SCHEMAS = [
         _attr("members", "The people in the team (or with the manager role).", type_="complex", multi=True, sub=[
             _attr("value", "The person's id.", mutability="immutable"),
             {**_REF, "referenceTypes": ["User"]},
-            _attr("display", "The person's name.", mutability="readOnly"),
         ]),
     ]),
 ]

@@ -15,4 +15,6 @@ urlpatterns = [
     re_path(r"^Schemas(?:/(?P<uuid>[^/]+))?$", views.schemas, name="schemas"),
     path("Me", views.not_implemented, name="me"),
     path("Bulk", views.not_implemented, name="bulk"),
+    path(".search", views.not_implemented, name="search"),
+    re_path(r"^.+$", views.not_found, name="not-found"),  # a SCIM error, not the site's page
 ]

@@ -145,6 +145,13 @@ RULES = {
     "team/exports/<int:job_id>/download/": ("get", {}, person_a(404, behind_the_manager_door=True,
                                                                   only={MGR_A})),
     "me/progress/": ("get", {}, learner()),
+    # Directory sync: a bearer token only (test_scim_takes_only_a_live_token); no session opens it
+    **{pattern: (method, {}, {who: 401 for who in WHO}) for pattern, method in (
+        ("scim/v2/", "get"), ("scim/v2/Users/.search", "post"), ("scim/v2/^Users(?:/(?P<uuid>[^/]+))?$", "get"),
+        ("scim/v2/Groups/.search", "post"), ("scim/v2/^Groups(?:/(?P<uuid>[^/]+))?$", "get"),
+        ("scim/v2/ServiceProviderConfig", "get"), ("scim/v2/^ResourceTypes(?:/(?P<uuid>[^/]+))?$", "get"),
+        ("scim/v2/^Schemas(?:/(?P<uuid>[^/]+))?$", "get"), ("scim/v2/Me", "get"), ("scim/v2/Bulk", "post"),
+        ("scim/v2/.search", "post"), ("scim/v2/^.+$", "get"))},
 }
 
 # Django's admin has its own door (is_staff, which only the admin role sets): everyone
@@ -233,8 +240,16 @@ def world(monkeypatch, settings):
     return {"users": users, "values": values, "done": done, "queued": queued, "model": "ft-1-emp-a"}
 
 
+def scim_url(pattern: str) -> str:
+    """A SCIM route (django-scim2's regexes) as a URL: a collection, or a path nobody serves."""
+    path = pattern.replace("(?:/(?P<uuid>[^/]+))?", "").replace("^.+", "no-such-thing")
+    return "/" + path.replace("^", "").replace("$", "")
+
+
 def concrete(pattern: str, values: dict, world) -> str:
     """The pattern with its converters replaced by A's objects."""
+    if pattern.startswith("scim/"):
+        return scim_url(pattern)
     if pattern.startswith("training/jobs/"):
         job = world["done"] if pattern.endswith("compare/") else world["queued"]
         return "/" + pattern.replace("<int:pk>", str(job.pk))
@@ -268,7 +283,7 @@ def outcome(response) -> str | int:
     location = response.headers.get("Location", "")
     if response.status_code == 302 and ("/accounts/login/" in location or "/admin/login/" in location):
         return "login"
-    if response.status_code in (403, 404):
+    if response.status_code in (401, 403, 404):
         return response.status_code
     if response.status_code >= 500 and response.status_code != 503:
         return response.status_code
@@ -309,6 +324,31 @@ def test_http_matrix(world, capsys):
     with capsys.disabled():
         print(f"\naccess matrix (HTTP): {cells} cells, {len(differing)} differing")
     assert not differing, "\n".join(f"{m} {u} as {w}: expected {e}, got {g}" for m, u, w, e, g in differing)
+
+
+def test_scim_takes_only_a_live_token(client, admin_user):
+    """Every SCIM route: a live bearer token opens it; a revoked, rotated-away or made-up
+    token, or an admin's session, gets 401."""
+    from scim.tokens import token_create, token_revoke, token_rotate
+
+    _live, live = token_create(name="live")
+    _old, revoked = token_create(name="old")
+    token_revoke(name="old")
+    _rot, rotated_away = token_create(name="rot")
+    token_rotate(name="rot")
+    client.force_login(admin_user)
+    for pattern, _name in routes():
+        if not pattern.startswith("scim/"):
+            continue
+        method, url = RULES[pattern][0], scim_url(pattern)
+        ask = getattr(client, method)
+        body = {"content_type": "application/scim+json", "data": {"schemas": [
+            "urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "filter": 'userName eq "x"'}} \
+            if method == "post" else {}
+        assert ask(url, HTTP_AUTHORIZATION=f"Bearer {live}", **body).status_code != 401, url
+        for token in (revoked, rotated_away, "scim_made-up", ""):
+            assert ask(url, HTTP_AUTHORIZATION=f"Bearer {token}", **body).status_code == 401, (url, token)
+        assert ask(url, **body).status_code == 401, url
 
 
 @pytest.mark.django_db(transaction=True)

@@ -10,7 +10,7 @@ import re
 from urllib.parse import urljoin
 
 from django.urls import reverse
-from django_scim import constants, exceptions
+from django_scim import exceptions
 from django_scim.adapters import SCIMGroup, SCIMUser
 
 from .schemas import ENTERPRISE, GROUP, USER
@@ -232,43 +232,45 @@ class UserAdapter(SCIMUser):
     def handle_operations(self, operations):
         fields = self._fields()
         fields["active"] = None  # unchanged unless an operation says so
-        given = family = None
+        names: dict[str, str] = {}
         for op, path, value in _operations(operations):
-            value = None if op == "remove" else value
-            if path == "username":
-                if not value:
-                    raise exceptions.BadRequestError("userName is required", scim_type="invalidValue")
-                fields["userName"] = _str(value, "userName")
-            elif path in ("displayname", "name.formatted"):
-                fields["displayName"] = _str(value, path)
-            elif path == "name":
-                value = value if isinstance(value, dict) else {}
-                fields["displayName"] = _str(value.get("formatted") or " ".join(
-                    p for p in (value.get("givenName"), value.get("familyName")) if p), "name")
-            elif path == "name.givenname":
-                given = _str(value, path)
-            elif path == "name.familyname":
-                family = _str(value, path)
-            elif path == "emails":
-                fields["email"] = _email(value or [])
-            elif re.fullmatch(r'emails\[.*\]\.value', path):
-                fields["email"] = _str(value, "emails.value")
-            elif path == "externalid":
-                fields["externalId"] = _str(value, "externalId")
-            elif path == "active":
-                fields["active"] = _bool(value, "active") if value is not None else False
-            elif path == "department":
-                fields["department"] = _str(value, "department")
-            elif path == ENTERPRISE.lower():
-                if op == "remove":
-                    fields["department"] = ""
-                elif isinstance(value, dict) and "department" in value:
-                    fields["department"] = _str(value["department"], "department")
-            # Any other attribute is one the Academy does not keep: accepted, not stored.
-        if (given or family) and not fields.get("displayName"):
-            fields["displayName"] = " ".join(p for p in (given, family) if p)
+            _user_patch(fields, names, op, path, None if op == "remove" else value)
+        if (names.get("given") or names.get("family")) and not fields.get("displayName"):
+            fields["displayName"] = " ".join(p for p in (names.get("given"), names.get("family")) if p)
         self.fields = fields
         self.save()
+
+
+def _user_patch(fields: dict, names: dict, op: str, path: str, value) -> None:
+    """One PATCH operation on a user's fields. An attribute the Academy does not keep
+    is accepted and dropped (directories send titles, phones, addresses...)."""
+    if path == "username":
+        if not value:
+            raise exceptions.BadRequestError("userName is required", scim_type="invalidValue")
+        fields["userName"] = _str(value, "userName")
+    elif path in ("displayname", "name.formatted"):
+        fields["displayName"] = _str(value, path)
+    elif path == "name":
+        value = value if isinstance(value, dict) else {}
+        fields["displayName"] = _str(value.get("formatted") or " ".join(
+            p for p in (value.get("givenName"), value.get("familyName")) if p), "name")
+    elif path in ("name.givenname", "name.familyname"):
+        names["given" if path.endswith("givenname") else "family"] = _str(value, path)
+    elif path == "emails":
+        fields["email"] = _email(value or [])
+    elif re.fullmatch(r"emails\[.*\]\.value", path):
+        fields["email"] = _str(value, "emails.value")
+    elif path == "externalid":
+        fields["externalId"] = _str(value, "externalId")
+    elif path == "active":
+        fields["active"] = _bool(value, "active") if value is not None else False
+    elif path == "department":
+        fields["department"] = _str(value, "department")
+    elif path == ENTERPRISE.lower():
+        if op == "remove":
+            fields["department"] = ""
+        elif isinstance(value, dict) and "department" in value:
+            fields["department"] = _str(value["department"], "department")
 
 
 class GroupAdapter(SCIMGroup):

@@ -58,53 +58,67 @@ def directory_users() -> QuerySet:
     return User.objects.filter(directory__deleted=False).select_related("directory", "team")
 
 
-@transaction.atomic
-def directory_user_save(*, user: User | None, fields: dict, origin: Origin) -> User:
-    """Create (user None) or replace a person from a SCIM User's fields: userName,
-    displayName, email, externalId, and where given, department and active."""
-    username = fields["userName"]
+def _adopt_or_rename(*, user: User | None, username: str, origin: Origin) -> User | None:
+    """For a create: the existing account the userName names, if the directory may take
+    it. For a replace: the person, renamed if the userName changed."""
     if user is None:
         existing = User.objects.filter(username=username).first()
-        if existing is not None:
-            link = DirectoryUser.objects.filter(user=existing).first()
-            if link is not None and not link.deleted:
-                raise Conflict(f"userName {username!r} is already taken")
-            if existing.effective_role == Role.ADMIN:
-                raise Conflict(f"{username!r} is a local admin account; the directory does not manage it")
-            user = existing  # a local account (people, CSV) or one deleted earlier: adopted
-    elif username != user.username:
+        if existing is None:
+            return None
+        link = DirectoryUser.objects.filter(user=existing).first()
+        if link is not None and not link.deleted:
+            raise Conflict(f"userName {username!r} is already taken")
+        if existing.effective_role == Role.ADMIN:
+            raise Conflict(f"{username!r} is a local admin account; the directory does not manage it")
+        return existing  # a local account (people, CSV) or one deleted earlier: adopted
+    if username != user.username:
         if User.objects.filter(username=username).exclude(pk=user.pk).exists():
             raise Conflict(f"userName {username!r} is already taken")
         try:
             user_rename(user=user, username=username, origin=origin)
         except ValidationError as exc:
             raise Invalid(_messages(exc)) from exc
-    team = user.team if user is not None else None
-    if fields.get("department") is not None:
-        department = fields["department"].strip()
-        try:
-            team = team_get_or_create(name=department, origin=origin) if department else None
-        except ValidationError as exc:
-            raise Invalid(_messages(exc)) from exc
+    return user
+
+
+def _team_for(*, user: User | None, fields: dict, origin: Origin) -> Team | None:
+    """The department's team (created if need be, race-safe); without one, unchanged."""
+    if fields.get("department") is None:
+        return user.team if user is not None else None
+    department = fields["department"].strip()
     try:
-        saved = user_create_or_update(username=username, email=fields.get("email") or "",
-                                      name=fields.get("displayName") or "",
-                                      role=user.role if user is not None else Role.EMPLOYEE, team=team, origin=origin)
+        return team_get_or_create(name=department, origin=origin) if department else None
     except ValidationError as exc:
-        if "username" in getattr(exc, "error_dict", {}) and any(
-                e.code == "unique" for e in exc.error_dict["username"]):
+        raise Invalid(_messages(exc)) from exc
+
+
+def _profile_save(*, user: User | None, fields: dict, team: Team | None, origin: Origin) -> User:
+    username = fields["userName"]
+    try:
+        return user_create_or_update(username=username, email=fields.get("email") or "",
+                                     name=fields.get("displayName") or "",
+                                     role=user.role if user is not None else Role.EMPLOYEE, team=team, origin=origin)
+    except ValidationError as exc:
+        if any(e.code == "unique" for e in getattr(exc, "error_dict", {}).get("username", [])):
             raise Conflict(f"userName {username!r} is already taken") from exc
         raise Invalid(_messages(exc)) from exc
     except IntegrityError as exc:  # two creates of one userName at once: the index decides
         raise Conflict(f"userName {username!r} is already taken") from exc
+
+
+@transaction.atomic
+def directory_user_save(*, user: User | None, fields: dict, origin: Origin) -> User:
+    """Create (user None) or replace a person from a SCIM User's fields: userName,
+    displayName, email, externalId, and where given, department and active."""
+    user = _adopt_or_rename(user=user, username=fields["userName"], origin=origin)
+    team = _team_for(user=user, fields=fields, origin=origin)
+    saved = _profile_save(user=user, fields=fields, team=team, origin=origin)
     link, created = DirectoryUser.objects.get_or_create(user=saved)
     if link.deleted:
         link.deleted, link.scim_id, created = False, new_scim_id(), True
     link.external_id = fields.get("externalId") or ""
     link.save()
-    active = fields.get("active")
-    if active is None and created:
-        active = True
+    active = True if fields.get("active") is None and created else fields.get("active")
     if active is False:
         user_deactivate(user=saved, origin=origin)
     elif active is True:

@@ -1,6 +1,7 @@
 import pytest
 
 from scim.tokens import token_create
+from tests.playground.helpers import close_orm_thread  # noqa: F401  (a fixture the socket test uses)
 
 SCIM = "application/scim+json"
 

@@ -17,7 +17,7 @@ from dashboards.selectors import lesson_matrix
 from playground.models import PlaygroundRun, RunStatus
 from scim.tokens import token_create
 from tests.courseapp.factories import make_course
-from tests.playground.helpers import close_orm_thread, communicator, login_cookie, start  # noqa: F401  (a fixture)
+from tests.playground.helpers import communicator, login_cookie, start
 from tests.scim.conftest import SCIM, user_body
 from training import services as training
 from training.models import FineTuneJob, JobStatus
@@ -38,7 +38,8 @@ def setup_leaver(scim_headers):
     return user, r.json()["id"], course, job
 
 
-async def test_deactivated_mid_stream(model_worker, close_orm_thread):
+@pytest.mark.usefixtures("close_orm_thread")
+async def test_deactivated_mid_stream(model_worker):
     _token, raw = await sync_to_async(token_create)(name="entra")
     headers = {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
     user, scim_id, course, job = await setup_leaver(headers)

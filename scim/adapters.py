@@ -13,6 +13,7 @@ from django.urls import reverse
 from django_scim import exceptions
 from django_scim.adapters import SCIMGroup, SCIMUser
 
+from .auth import base_location
 from .schemas import ENTERPRISE, GROUP, USER
 from .services import (
     Conflict,
@@ -102,6 +103,11 @@ def _operations(operations) -> list[tuple[str, str, object]]:
     return out
 
 
+def _ref(request, url_name: str, scim_id: str) -> str:
+    """The absolute URI of a resource, for `$ref`."""
+    return urljoin(base_location(request), reverse(url_name, kwargs={"uuid": scim_id}))
+
+
 ALWAYS = {"id", "schemas"}  # returned: always (RFC 7643 §7)
 
 
@@ -173,7 +179,7 @@ class UserAdapter(SCIMUser):
         if user.email:
             d["emails"] = [{"value": user.email, "type": "work"}]
         groups = [{"value": g.scim_id, "display": g.display_name,
-                   "$ref": urljoin(self._base(), reverse("scim:groups", kwargs={"uuid": g.scim_id}))}
+                   "$ref": _ref(self.request, "scim:groups", g.scim_id)}
                   for g in groups_of(user)]
         if groups:
             d["groups"] = groups
@@ -182,10 +188,6 @@ class UserAdapter(SCIMUser):
         if link.external_id:
             d["externalId"] = link.external_id
         return _project(d, self._request)
-
-    def _base(self):
-        from .auth import base_location
-        return base_location(self.request)
 
     @classmethod
     def resource_type_dict(cls, request=None):
@@ -287,7 +289,7 @@ class GroupAdapter(SCIMGroup):
             "id": group.scim_id,
             "displayName": group.display_name,
             "members": [{"value": u.directory.scim_id,
-                         "$ref": urljoin(self._base(), reverse("scim:users", kwargs={"uuid": u.directory.scim_id}))}
+                         "$ref": _ref(self.request, "scim:users", u.directory.scim_id)}
                         for u in group_members(group)] if group.pk else [],
             "meta": {"resourceType": "Group", "created": group.created_at.isoformat() if group.pk else None,
                      "lastModified": group.created_at.isoformat() if group.pk else None, "location": self.location},
@@ -297,10 +299,6 @@ class GroupAdapter(SCIMGroup):
         if group.external_id:
             d["externalId"] = group.external_id
         return _project(d, self._request)
-
-    def _base(self):
-        from .auth import base_location
-        return base_location(self.request)
 
     @classmethod
     def resource_type_dict(cls, request=None):

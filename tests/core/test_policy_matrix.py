@@ -145,7 +145,7 @@ RULES = {
     "team/exports/<int:job_id>/download/": ("get", {}, person_a(404, behind_the_manager_door=True,
                                                                   only={MGR_A})),
     "me/progress/": ("get", {}, learner()),
-    # Directory sync: a bearer token only (test_scim_takes_only_a_live_token); no session opens it
+    # Directory sync: a bearer token only (tests/scim/test_door.py); no session opens it
     **{pattern: (method, {}, {who: 401 for who in WHO}) for pattern, method in (
         ("scim/v2/", "get"), ("scim/v2/Users/.search", "post"), ("scim/v2/^Users(?:/(?P<uuid>[^/]+))?$", "get"),
         ("scim/v2/Groups/.search", "post"), ("scim/v2/^Groups(?:/(?P<uuid>[^/]+))?$", "get"),
@@ -324,31 +324,6 @@ def test_http_matrix(world, capsys):
     with capsys.disabled():
         print(f"\naccess matrix (HTTP): {cells} cells, {len(differing)} differing")
     assert not differing, "\n".join(f"{m} {u} as {w}: expected {e}, got {g}" for m, u, w, e, g in differing)
-
-
-def test_scim_takes_only_a_live_token(client, admin_user):
-    """Every SCIM route: a live bearer token opens it; a revoked, rotated-away or made-up
-    token, or an admin's session, gets 401."""
-    from scim.tokens import token_create, token_revoke, token_rotate
-
-    _live, live = token_create(name="live")
-    _old, revoked = token_create(name="old")
-    token_revoke(name="old")
-    _rot, rotated_away = token_create(name="rot")
-    token_rotate(name="rot")
-    client.force_login(admin_user)
-    for pattern, _name in routes():
-        if not pattern.startswith("scim/"):
-            continue
-        method, url = RULES[pattern][0], scim_url(pattern)
-        ask = getattr(client, method)
-        body = {"content_type": "application/scim+json", "data": {"schemas": [
-            "urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "filter": 'userName eq "x"'}} \
-            if method == "post" else {}
-        assert ask(url, HTTP_AUTHORIZATION=f"Bearer {live}", **body).status_code != 401, url
-        for token in (revoked, rotated_away, "scim_made-up", ""):
-            assert ask(url, HTTP_AUTHORIZATION=f"Bearer {token}", **body).status_code == 401, (url, token)
-        assert ask(url, **body).status_code == 401, url
 
 
 @pytest.mark.django_db(transaction=True)

@@ -17,7 +17,7 @@ from dashboards.selectors import lesson_matrix
 from playground.models import PlaygroundRun, RunStatus
 from scim.tokens import token_create
 from tests.courseapp.factories import make_course
-from tests.playground.helpers import communicator, login_cookie, start
+from tests.playground.helpers import communicator, login_cookie, read_tokens, start
 from tests.scim.conftest import SCIM, user_body
 from training import services as training
 from training.models import FineTuneJob, JobStatus
@@ -47,11 +47,7 @@ async def test_deactivated_mid_stream(model_worker):
     comm = communicator(cookie)
     assert (await comm.connect())[0]
     await start(comm, max_new_tokens=400, temperature=0.7, seed=3, prompt="Once upon a time, in a city of robots,")
-    tokens = 0
-    while tokens < 3:
-        event = await comm.receive_json_from(timeout=60)
-        assert event["type"] in ("started", "token"), event
-        tokens += event["type"] == "token"
+    await read_tokens(comm, 3)
 
     body = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
             "Operations": [{"op": "Replace", "path": "active", "value": "False"}]}  # Entra ID's shape

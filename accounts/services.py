@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
@@ -16,6 +17,7 @@ from core.encoding import NotUTF8, utf8_text
 from .models import Role, Team, User
 
 CSV_COLUMNS = ["username", "email", "name", "team", "role"]
+logger = logging.getLogger(__name__)
 
 
 def team_get_or_create(*, name: str, origin: Origin = SYSTEM) -> Team:
@@ -267,13 +269,18 @@ def _sessions_end(*, user_id: int) -> int:
 
 
 def _leave_everything(*, user_id: int) -> None:
-    """After a deactivation commits: sessions, sockets and live generations, fine-tunes."""
+    """After a deactivation commits: sessions, fine-tunes, then live generations and
+    sockets (over the channel layer). Each step stands alone: a channel layer that is
+    down must not keep the fine-tunes running, and the deactivation itself holds anyway
+    (the auth backend refuses an inactive user on every request)."""
     from playground.services import runs_stop_for_user
     from training.services import jobs_cancel_for_user
 
-    _sessions_end(user_id=user_id)
-    runs_stop_for_user(user_id=user_id)
-    jobs_cancel_for_user(user_id=user_id)
+    for step in (_sessions_end, jobs_cancel_for_user, runs_stop_for_user):
+        try:
+            step(user_id=user_id)
+        except Exception:  # noqa: BLE001  (logged; the other steps still run)
+            logger.exception("Deactivating user %s: %s failed", user_id, step.__name__)
 
 
 def user_deactivate(*, user: User, origin: Origin = SYSTEM) -> bool:

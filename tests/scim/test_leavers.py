@@ -88,3 +88,16 @@ def test_scim_token_command_prints_the_token_once_and_keeps_only_its_hash():
         "action", flat=True)) == ["scim_token.created", "scim_token.rotated", "scim_token.revoked"]
     with pytest.raises(CommandError):
         call_command("scim_token", "rotate", "no-such")
+
+
+def test_a_channel_layer_that_is_down_does_not_keep_fine_tunes_running(monkeypatch):
+    user = make_user(Role.EMPLOYEE)
+    job = training.job_submit(user=user, kind="causal_lm", preset="cpu-quick", builtin_dataset="company-faq")
+
+    def down(**_):
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr("playground.services.runs_stop_for_user", down)
+    assert user_deactivate(user=user, origin=COMMAND) is True
+    assert FineTuneJob.objects.get(pk=job.pk).status == JobStatus.CANCELLED
+    assert not User.objects.get(pk=user.pk).is_active

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = {"accounts", "courseapp", "dashboards", "playground", "training", "ops"}
+APPS = {"accounts", "courseapp", "dashboards", "playground", "training", "ops", "scim"}
 WEB = {"django", "channels", "celery", "asgiref", "config", "core", *APPS}
 ML_PACKAGES = ["playground/ml", "training/ml"]
 ML_MODULES = ("playground.ml", "training.ml")  # the model code may import itself

@@ -347,7 +347,8 @@ def user_erase(*, user: User, origin: Origin) -> User:
     or describes them goes; what the company's reports count stays, anonymously:
 
     - the account stays as "erased-<id>" with no name, email or password, inactive,
-      managing nothing, so team totals, completions, scores and GPU use still add up;
+      managing nothing, in their team, so their completions, scores and GPU use stay
+      in the records, anonymous;
     - deleted: their sessions, their playground runs (free text they typed), their
       uploaded datasets (files and rows), their fine-tuned models' registry entries, and
       their directory link;

@@ -46,3 +46,18 @@ def test_two_people_add_commands_for_a_new_team_both_succeed():
     assert [p.returncode for p in procs] == [0, 0], outputs
     assert Team.objects.filter(name=team).count() == 1
     assert set(User.objects.filter(team__name=team).values_list("username", flat=True)) == {"drill-x", "drill-y"}
+
+
+def test_one_username_created_five_times_at_once_is_one_person_and_four_409s(live_server):
+    _token, raw = token_create(name="okta-retry")
+    name = f"twin-{uuid.uuid4().hex[:6]}"
+
+    def create(_):
+        with httpx2.Client(timeout=60) as http:
+            return http.post(f"{live_server.url}/scim/v2/Users", json=user_body(name),
+                             headers={"Authorization": f"Bearer {raw}", "Content-Type": SCIM})
+
+    with ThreadPoolExecutor(5) as pool:
+        codes = sorted(r.status_code for r in pool.map(create, range(5)))
+    assert codes == [201, 409, 409, 409, 409]
+    assert User.objects.filter(username=name).count() == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
@@ -16,6 +17,7 @@ from core.encoding import NotUTF8, utf8_text
 from .models import Role, Team, User
 
 CSV_COLUMNS = ["username", "email", "name", "team", "role"]
+logger = logging.getLogger(__name__)
 
 
 def team_get_or_create(*, name: str, origin: Origin = SYSTEM) -> Team:
@@ -255,3 +257,138 @@ def people_import_csv(*, text: str, origin: Origin = COMMAND) -> ImportResult:
             else:
                 result.created += 1
     return result
+
+
+# --- leavers: deactivation (a SCIM active:false or DELETE) and deliberate erasure ---------
+
+def _sessions_end(*, user_id: int) -> int:
+    """End every session of one person, whichever engine stores it (db, or cached_db,
+    whose cached copy must go too: the engine's own delete() removes both)."""
+    from importlib import import_module
+
+    from django.conf import settings
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    ended = 0
+    for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator():
+        if str(session.get_decoded().get("_auth_user_id")) == str(user_id):
+            store().delete(session.session_key)
+            ended += 1
+    return ended
+
+
+def _leave_everything(*, user_id: int) -> None:
+    """After a deactivation commits: sessions, fine-tunes, then live generations and
+    sockets (over the channel layer). Each step stands alone: a channel layer that is
+    down must not keep the fine-tunes running, and the deactivation itself holds anyway
+    (the auth backend refuses an inactive user on every request)."""
+    from playground.services import runs_stop_for_user
+    from training.services import jobs_cancel_for_user
+
+    for step in (_sessions_end, jobs_cancel_for_user, runs_stop_for_user):
+        try:
+            step(user_id=user_id)
+        except Exception:  # noqa: BLE001  (logged; the other steps still run)
+            logger.exception("Deactivating user %s: %s failed", user_id, step.__name__)
+
+
+def user_deactivate(*, user: User, origin: Origin = SYSTEM) -> bool:
+    """The person can no longer sign in or act, and everything they had going stops:
+    their sessions end, their open playground sockets get an error and close, their live
+    generations stop (each run ends STOPPED, or ERROR if its worker is gone), and their
+    queued or running fine-tunes are cancelled. Nothing of theirs is deleted: their
+    progress, attempts, runs and jobs stay in every report. False if already inactive."""
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        if not locked.is_active:
+            return False
+        locked.is_active = user.is_active = False
+        locked.save(update_fields=["is_active"])
+        audit_record(action="user.deactivated", origin=origin, target=locked,
+                     before={"active": True}, after={"active": False})
+        transaction.on_commit(lambda: _leave_everything(user_id=locked.pk))
+    return True
+
+
+def user_reactivate(*, user: User, origin: Origin = SYSTEM) -> bool:
+    """Undo a deactivation (SCIM active:true); False if the person was active."""
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        if locked.is_active:
+            return False
+        locked.is_active = user.is_active = True
+        locked.save(update_fields=["is_active"])
+        audit_record(action="user.reactivated", origin=origin, target=locked,
+                     before={"active": False}, after={"active": True})
+    return True
+
+
+def user_rename(*, user: User, username: str, origin: Origin = SYSTEM) -> User:
+    """A new username (the directory renamed someone); refuses one that is taken."""
+    if username == user.username:
+        return user
+    before = user.username
+    user.username = username
+    user.full_clean(exclude=["password"])
+    with transaction.atomic():
+        user.save(update_fields=["username"])
+        audit_record(action="user.renamed", origin=origin, target=user,
+                     before={"username": before}, after={"username": username})
+    return user
+
+
+def team_rename(*, team: Team, name: str, origin: Origin = SYSTEM) -> Team:
+    """A new name for a team (its directory group was renamed); refuses one that is taken."""
+    name = name.strip()
+    if name == team.name:
+        return team
+    before = team.name
+    team.name = name
+    team.full_clean()
+    with transaction.atomic():
+        team.save(update_fields=["name"])
+        audit_record(action="team.renamed", origin=origin, target=team, before={"name": before}, after={"name": name})
+    return team
+
+
+def user_erase(*, user: User, origin: Origin) -> User:
+    """Erase a person on purpose (an admin's decision, never the directory's). What names
+    or describes them goes; what the company's reports count stays, anonymously:
+
+    - the account stays as "erased-<id>" with no name, email or password, inactive,
+      managing nothing, in their team, so their completions, scores and GPU use stay
+      in the records, anonymous;
+    - deleted: their sessions, their playground runs (free text they typed), their
+      uploaded datasets (files and rows), their fine-tuned models' registry entries, and
+      their directory link;
+    - kept: lesson progress, quiz attempts, certificates (the public page then names
+      nobody), fine-tune job rows with their figures, and the audit log, which is
+      append-only (its entries keep the labels they were written with until retention
+      removes them).
+
+    Records `user.erased` with the person's id only."""
+    from playground.models import ModelEntry, PlaygroundRun
+    from scim.models import DirectoryUser
+    from training.models import Dataset
+
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        if user.is_active:
+            user_deactivate(user=user, origin=origin)
+        PlaygroundRun.objects.filter(user=user).delete()
+        for dataset in Dataset.objects.filter(user=user):
+            dataset.file.delete(save=False)
+            dataset.delete()
+        ModelEntry.objects.filter(owner=user).delete()  # only they could use them
+        DirectoryUser.objects.filter(user=user).delete()
+        user.managed_teams.clear()
+        user.username = f"erased-{user.pk}"
+        user.email = user.name = user.first_name = user.last_name = ""
+        user.is_staff = user.is_superuser = False
+        user.set_unusable_password()
+        user.save()
+        audit_record(action="user.erased", origin=origin, target=("accounts.user", user.pk, user.username))
+        transaction.on_commit(lambda: _sessions_end(user_id=user.pk))
+    return user

@@ -21,6 +21,8 @@ urlpatterns = [
     # Admins curate models (playground owns the registry) and see people and teams.
     path("curation/", curation, name="curation"),
     path("audit/", include("audit.urls")),  # admins: the audit log
+    # Directory sync (SCIM 2.0): a bearer token, never a session (scim/auth.py).
+    path("scim/v2/", include("scim.urls")),
     path("", include("dashboards.urls")),
     path("", include("core.urls")),
 ]

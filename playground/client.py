@@ -36,6 +36,12 @@ HEARTBEAT_STALE = 4.0
 ACCEPT_TIMEOUT = 15.0
 
 
+def user_group(user_id: int) -> str:
+    """The channel-layer group every playground socket of one person joins, so that a
+    deactivation reaches their open sockets on any web process (`user.deactivated`)."""
+    return f"playground.user.{user_id}"
+
+
 def requests_channel() -> str:
     """The channel every worker takes requests from (one worker gets each message)."""
     return settings.LLM_REQUESTS_CHANNEL
@@ -114,6 +120,7 @@ def _texts() -> dict:
         "bad_layer": _("Layer must be between 0 and %(max)s."),
         "bad_head": _("Head must be between 0 and %(max)s."),
         "no_text": _("There is no text to look at."),
+        "account_deactivated": _("Your account has been deactivated; this connection is closed."),
         "internal": _("Something went wrong in the model worker; it keeps serving. Try again."),
         # OpenAI-compatible endpoints (playground/endpoints.py); other models keep serving.
         "endpoint_down": _("The inference endpoint cannot be reached (it may be down); the tokens so far are saved. "

@@ -68,6 +68,9 @@ class PlaygroundConsumer(AsyncJsonWebsocketConsumer):
         self.tokenizing: dict[str, object] = {}  # stream → the client's request_id
         self.watchdog = None
         self.language = socket_language(self.scope)
+        # A deactivation reaches this socket through the person's group (user_deactivated).
+        self.user_group = client.user_group(user.pk)
+        await self.channel_layer.group_add(self.user_group, self.channel_name)
         await self.accept()
 
     async def disconnect(self, code):
@@ -75,6 +78,18 @@ class PlaygroundConsumer(AsyncJsonWebsocketConsumer):
         await self.stop_generation(leaving=True)
         if getattr(self, "watchdog", None) is not None:
             self.watchdog.cancel()
+        if getattr(self, "user_group", None):
+            await self.channel_layer.group_discard(self.user_group, self.channel_name)
+
+    async def user_deactivated(self, event):
+        """The person was deactivated (accounts.services.user_deactivate): stop their
+        generation through the usual stop path, say why, and close."""
+        gen = self.generation
+        await self.stop_generation(leaving=True)
+        await self.send_error("account_deactivated", client.error_text("account_deactivated", None, self.language),
+                              gen["request_id"] if gen else None)
+        self.generation = None
+        await self.close(code=4403)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         """Every frame gets an answer: a frame that is not a small JSON object gets an error."""

@@ -316,6 +316,22 @@ def run_cancel_unclaimed(*, run_id: int) -> bool:
         status=RunStatus.STOPPED, finish_reason="stopped", finished_at=timezone.now()))
 
 
+def runs_stop_for_user(*, user_id: int) -> int:
+    """A deactivated person's generations end: the unclaimed ones at once (STOPPED), and
+    their open sockets, on whichever web process, are told to stop the rest through the
+    existing stop path (the worker then finishes each run as STOPPED) and to close.
+    Returns how many were stopped here."""
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    from .client import user_group
+
+    stopped = PlaygroundRun.objects.filter(user_id=user_id, status=RunStatus.RUNNING, worker_id="").update(
+        status=RunStatus.STOPPED, finish_reason="stopped", finished_at=timezone.now())
+    async_to_sync(get_channel_layer().group_send)(user_group(user_id), {"type": "user.deactivated"})
+    return stopped
+
+
 def run_checkpoint(*, run_id: int, tokens: list[dict]) -> bool:
     """Save what has streamed so far while the run is still RUNNING, so that a process
     killed mid-stream (the web process, the worker, or both in the embedded default)

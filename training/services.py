@@ -194,6 +194,21 @@ def job_cancel(*, job_id: int) -> FineTuneJob:
     return job
 
 
+def jobs_cancel_for_user(*, user_id: int) -> int:
+    """Cancel every queued or running fine-tune of one person (a deactivation), through
+    job_cancel; returns how many."""
+    from .models import ACTIVE
+
+    cancelled = 0
+    for job_id in FineTuneJob.objects.filter(user_id=user_id, status__in=ACTIVE).values_list("pk", flat=True):
+        try:
+            job_cancel(job_id=job_id)
+            cancelled += 1
+        except JobNotCancellable:  # it finished meanwhile
+            pass
+    return cancelled
+
+
 # --- the job log, written by both sides ----------------------------------------------
 def log(job_id: int, message: str) -> None:
     JobLog.objects.create(job_id=job_id, message=message[:4000])

@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "training",
     "dashboards",
     "audit",
+    "scim",
     "ops",
 ]
 
@@ -397,6 +398,26 @@ EXPORT_INLINE_MAX_ROWS = env_int("EXPORT_INLINE_MAX_ROWS", 5000)
 # Entries older than this many days are deleted by audit_purge_expired (daily, Celery
 # beat); 0 keeps everything. Five years by default: what an AI-literacy record is filed for.
 AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 5 * 365)
+
+# --- Directory sync (SCIM 2.0, /scim/v2/) -------------------------------------------
+# django-scim2 serves the protocol; our adapters map it onto people and teams (scim/).
+# Members of the group with this name have the manager role; every other group is a team.
+SCIM_MANAGER_GROUP = env_str("SCIM_MANAGER_GROUP", "LLM Academy managers")
+SCIM_SERVICE_PROVIDER = {
+    "NETLOC": "unused",  # locations follow the request (scim.auth.base_location)
+    "AUTHENTICATION_SCHEMES": [{"type": "oauthbearertoken", "name": "Bearer token", "primary": True}],
+    "USER_ADAPTER": "scim.adapters.UserAdapter",
+    "GROUP_ADAPTER": "scim.adapters.GroupAdapter",
+    "GROUP_MODEL": "scim.models.DirectoryGroup",
+    "USER_FILTER_PARSER": "scim.filters.UserFilter",
+    "GROUP_FILTER_PARSER": "scim.filters.GroupFilter",
+    "SERVICE_PROVIDER_CONFIG_MODEL": "scim.config.ServiceProviderConfig",
+    "BASE_LOCATION_GETTER": "scim.auth.base_location",
+    "GET_EXTRA_MODEL_FILTER_KWARGS_GETTER": "scim.config.extra_filter_kwargs_getter",
+    "AUTH_CHECK_MIDDLEWARE": "scim.auth.BearerTokenCheck",
+    "SCHEMAS_GETTER": "scim.schemas.schemas_getter",
+    "WWW_AUTHENTICATE_HEADER": 'Bearer realm="scim"',
+}
 
 SESSION_COOKIE_HTTPONLY = True
 # With Redis, sessions are read from the shared cache and written through to the database,

@@ -163,6 +163,13 @@ RULES = {
     # The audit log: admins
     "audit/": ("get", {}, door({ADMIN})),
     "audit/export.csv": ("get", {}, door({ADMIN})),
+    # Directory sync: a bearer token only (tests/scim/test_door.py); no session opens it
+    **{pattern: (method, {}, {who: 401 for who in WHO}) for pattern, method in (
+        ("scim/v2/", "get"), ("scim/v2/Users/.search", "post"), ("scim/v2/^Users(?:/(?P<uuid>[^/]+))?$", "get"),
+        ("scim/v2/Groups/.search", "post"), ("scim/v2/^Groups(?:/(?P<uuid>[^/]+))?$", "get"),
+        ("scim/v2/ServiceProviderConfig", "get"), ("scim/v2/^ResourceTypes(?:/(?P<uuid>[^/]+))?$", "get"),
+        ("scim/v2/^Schemas(?:/(?P<uuid>[^/]+))?$", "get"), ("scim/v2/Me", "get"), ("scim/v2/Bulk", "post"),
+        ("scim/v2/.search", "post"), ("scim/v2/^.+$", "get"))},
 }
 
 # Django's admin has its own door (is_staff, which only the admin role sets): everyone
@@ -255,8 +262,16 @@ def world(monkeypatch, settings):
     return {"users": users, "values": values, "done": done, "queued": queued, "model": "ft-1-emp-a"}
 
 
+def scim_url(pattern: str) -> str:
+    """A SCIM route (django-scim2's regexes) as a URL: a collection, or a path nobody serves."""
+    path = pattern.replace("(?:/(?P<uuid>[^/]+))?", "").replace("^.+", "no-such-thing")
+    return "/" + path.replace("^", "").replace("$", "")
+
+
 def concrete(pattern: str, values: dict, world) -> str:
     """The pattern with its converters replaced by A's objects."""
+    if pattern.startswith("scim/"):
+        return scim_url(pattern)
     if pattern.startswith("training/jobs/"):
         job = world["done"] if pattern.endswith("compare/") else world["queued"]
         return "/" + pattern.replace("<int:pk>", str(job.pk))
@@ -290,7 +305,7 @@ def outcome(response) -> str | int:
     location = response.headers.get("Location", "")
     if response.status_code == 302 and ("/accounts/login/" in location or "/admin/login/" in location):
         return "login"
-    if response.status_code in (403, 404):
+    if response.status_code in (401, 403, 404):
         return response.status_code
     if response.status_code >= 500 and response.status_code != 503:
         return response.status_code

@@ -58,6 +58,15 @@ async def collect(comm, timeout=60):
             return started, tokens, event
 
 
+async def read_tokens(comm, n: int, timeout=60) -> None:
+    """Read events until `n` tokens have streamed (the generation is then mid-stream)."""
+    seen = 0
+    while seen < n:
+        event = await comm.receive_json_from(timeout=timeout)
+        assert event["type"] in ("started", "token"), event
+        seen += event["type"] == "token"
+
+
 def greedy_reference(loaded, prompt, n):
     ids, _ = build_prompt(loaded.tokenizer, prompt, "completion", max_tokens=1024)
     with torch.no_grad():

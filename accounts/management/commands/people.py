@@ -10,6 +10,7 @@ from accounts.services import (
     team_get_or_create,
     team_managers_add,
     user_create_or_update,
+    user_erase,
 )
 from audit.services import COMMAND
 
@@ -31,6 +32,11 @@ class Command(BaseCommand):
         team = sub.add_parser("team", help="Create a team, optionally naming its managers.")
         team.add_argument("name")
         team.add_argument("--manager", action="append", default=[], help="username; repeatable")
+
+        erase = sub.add_parser("erase", help="Erase a person on purpose (anonymised; see docs/DEPLOY.md). "
+                                             "A leaver is deactivated, not erased.")
+        erase.add_argument("username")
+        erase.add_argument("--yes", action="store_true", help="Confirm: this cannot be undone.")
 
     def handle(self, *args, action, **opts):
         getattr(self, f"handle_{action}")(**opts)
@@ -76,3 +82,14 @@ class Command(BaseCommand):
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from exc
         self.stdout.write(self.style.SUCCESS(f"Team {team.name}: managers {[u.username for u in team.managers.all()]}"))
+
+    def handle_erase(self, username, yes, **_):
+        from accounts.models import User
+
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            raise CommandError(f"No user {username!r}")
+        if not yes:
+            raise CommandError(f"Erasing {username} cannot be undone; run again with --yes.")
+        user = user_erase(user=user, origin=COMMAND)
+        self.stdout.write(self.style.SUCCESS(f"Erased {username}: now {user.username}, with no name or email."))

@@ -13,10 +13,12 @@ from django.test import AsyncClient, Client
 from accounts.models import Role, User
 from courseapp.models import Lesson
 from courseapp.services import lesson_complete
+from dashboards.literacy import literacy_people, literacy_records
 from dashboards.selectors import lesson_matrix
 from playground.models import PlaygroundRun, RunStatus
 from scim.tokens import token_create
 from tests.courseapp.factories import make_course
+from tests.factories import make_user
 from tests.playground.helpers import communicator, login_cookie, read_tokens, start
 from tests.scim.conftest import SCIM, user_body
 from training import services as training
@@ -92,5 +94,10 @@ async def test_deactivated_mid_stream(model_worker, capsys):
         assert [c.status for c in cells[user.pk]] == ["done"]
         leaver = User.objects.get(pk=user.pk)
         assert (leaver.is_active, leaver.team.name, leaver.role) == (False, "Drill", Role.EMPLOYEE)
+        # ...and in the team's AI-literacy record, the evidence a company files.
+        people, team = literacy_people(viewer=make_user(Role.ADMIN), team_id=leaver.team_id)
+        assert team.name == "Drill" and leaver in people
+        record = next(r for r in literacy_records(people=people) if r.person == leaver)
+        assert record.lessons_completed == 1
 
     await afterwards()

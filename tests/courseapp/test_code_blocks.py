@@ -140,3 +140,11 @@ def test_lesson_code_runs_offline_and_prints_what_the_lesson_says(slug, model_en
             continue
         missing = _contains_in_order(out.splitlines(), output.splitlines())
         assert missing is None, f"{slug}, sample {i + 1}: the lesson shows {missing!r}; it printed:\n{out}"
+
+
+def test_the_output_check_allows_rounding_and_extra_lines_but_not_other_numbers():
+    printed = ["Loading…", "[0.736, 0.74, 0.345]", "{'train_loss': '0.6849'}", "32 4 4"]
+    assert _contains_in_order(printed, ["[0.736, 0.740, 0.345]", "32 4 4"]) is None
+    assert _contains_in_order(printed, ["[0.736, 0.75, 0.345]"]) == "[0.736, 0.75, 0.345]"
+    assert _contains_in_order(printed, ["32 4 4", "[0.736, 0.74, 0.345]"]) == "[0.736, 0.74, 0.345]"  # order counts
+    assert _contains_in_order(printed, ["32 4"]) == "32 4"

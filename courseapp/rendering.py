@@ -33,7 +33,7 @@ MATH_RE = re.compile(
 )
 
 TRYIT_MODES = ("completion", "chat")
-TRYIT_VIEWS = ("generation", "probabilities", "attention")
+TRYIT_VIEWS = ("generation", "probabilities", "attention", "tokens")  # tokens: the playground's tokenizer card
 TRYIT_PARAMS = ("temperature", "top_k", "top_p", "max_new_tokens", "repetition_penalty", "seed")
 TRYIT_KEYS = {"label", "model", "mode", "view", "prompt", "params", "layer", "head"}
 TRYIT_ATTENTION_KEYS = ("layer", "head")  # where the attention heatmap opens; attention view only
@@ -89,6 +89,10 @@ class TryIt:
     def url(self) -> str:
         if self.view == "attention":
             return f"{reverse('playground:attention')}?{urlencode({'view': 'heatmap'} | self.attention_query)}"
+        if self.view == "tokens":
+            # The tokenizer card reads tok_model and tok_text, and splits the text on arrival.
+            query = {"tok_model": self.model, "tok_text": self.prompt}
+            return f"{reverse('playground:index')}?{urlencode(query)}#tokenizer"
         # The playground reads exactly these query parameter names.
         query = {"model": self.model, "mode": self.mode, "view": self.view, "prompt": self.prompt}
         query.update({name: self.params[name] for name in TRYIT_PARAMS if name in self.params})
@@ -141,7 +145,8 @@ def parse_tryit(source: str, *, line: int) -> TryIt:
 
 
 def _tryit_card(tryit: TryIt) -> str:
-    view_names = {"generation": _("generation"), "probabilities": _("probabilities"), "attention": _("attention")}
+    view_names = {"generation": _("generation"), "probabilities": _("probabilities"), "attention": _("attention"),
+                  "tokens": _("tokens")}
     meta = [tryit.model, view_names[tryit.view]]
     if tryit.layer is not None:
         meta.append(_("layer %(n)s") % {"n": tryit.layer})
@@ -153,7 +158,8 @@ def _tryit_card(tryit: TryIt) -> str:
         src = reverse("playground:attention_embed") + "?" + urlencode(tryit.attention_query)
         embed = (f'<iframe class="tryit-embed" loading="lazy" title="{html.escape(_("Live attention heatmap"))}" '
                  f'src="{html.escape(src)}"></iframe>')
-    button = _("Open in the attention view") if tryit.view == "attention" else _("Open in the playground")
+    button = {"attention": _("Open in the attention view"), "tokens": _("Open in the tokenizer")}.get(
+        tryit.view, _("Open in the playground"))
     return (
         f'<aside class="tryit tryit-{tryit.view}">'
         f'<p class="tryit-kicker"><span aria-hidden="true">▶</span> {html.escape(_("Try it"))}'

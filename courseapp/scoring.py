@@ -51,10 +51,8 @@ def score(question, values: list[str], keys: dict[str, int], correct_ids: set[in
     if question.type == "single":
         return 1.0 if values and keys[values[0]] in correct_ids else 0.0
     if question.type == "multiple":
-        # Partial credit: each choice judged right (ticked if correct, left if not) earns its share.
-        ticked = {keys[v] for v in values}
-        right = sum((choice_id in ticked) == (choice_id in correct_ids) for choice_id in keys.values())
-        return max(0.0, right / len(keys)) if keys else 0.0
+        return multiple_score(ticked={keys[v] for v in values}, correct=correct_ids & set(keys.values()),
+                              choices=len(keys))
     if not values:
         return 0.0
     if question.type in ("numeric", "lab"):
@@ -62,3 +60,19 @@ def score(question, values: list[str], keys: dict[str, int], correct_ids: set[in
         return 1.0 if abs(float(values[0]) - target) <= question.tolerance + 1e-9 else 0.0
     accepted = {" ".join(a.split()).casefold() for answers in (question.accepted or {}).values() for a in answers}
     return 1.0 if " ".join(values[0].split()).casefold() in accepted else 0.0
+
+
+def multiple_score(*, ticked: set, correct: set, choices: int) -> float:
+    """A multiple-answer response: the share of the correct choices ticked, less the share
+    of the wrong choices ticked, never below 0.
+
+    Ticking every choice therefore earns 0 whatever the question's mix (and so does
+    ticking none); only telling right from wrong earns credit. A question whose choices
+    are all correct has no wrong share to subtract.
+    """
+    if not correct:
+        return 0.0
+    wrong = choices - len(correct)
+    right_share = len(ticked & correct) / len(correct)
+    wrong_share = len(ticked - correct) / wrong if wrong else 0.0
+    return max(0.0, right_share - wrong_share)

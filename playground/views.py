@@ -57,8 +57,11 @@ def _preset(request, models) -> tuple[dict, list[str]]:
 def index(request):
     models = list(causal_models_usable_by(user=request.user))
     preset, notes = _preset(request, models)
+    all_models = models_usable_by(user=request.user)
+    # A lesson's tokens Try-it opens the tokenizer card on its model and text (?tok_model=&tok_text=).
+    tokenizer = {"model": request.GET.get("tok_model", ""), "text": request.GET.get("tok_text", "")[:MAX_PROMPT_CHARS]}
     return render(request, "playground/index.html", {
-        "models": models, "all_models": models_usable_by(user=request.user), "preset": preset, "notes": notes,
+        "models": models, "all_models": all_models, "preset": preset, "notes": notes, "tokenizer": tokenizer,
         "param_specs": PARAMS, "recent": runs_for_user(user=request.user, limit=8),
     })
 

@@ -30,8 +30,7 @@
     output.replaceChildren(...LLMTokens.pieceItems(msg.tokens));
   }
 
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
+  async function tokenize() {
     status.textContent = "…";
     try {
       const ws = await connect();
@@ -39,5 +38,13 @@
     } catch (err) {
       status.textContent = interpolate(gettext("Could not reach the server: %(message)s"), { message: err.message }, true);
     }
+  }
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    tokenize();
   });
+  // A lesson's Try-it link (?tok_model=&tok_text=) shows its split at once.
+  if (root.dataset.autorun) tokenize();
 })();
+

@@ -264,6 +264,26 @@ def minilm_tokenizer():
 def check_minilm_unk_count(lm, q):
     tokens = minilm_tokenizer().tokenize(_quoted(q["prompt"]["en"]))
     _close(q, tokens.count("[UNK]"))
+def check_minilm_unknown_tokens(lm, q):
+    """The quoted sentence in MiniLM's tokenizer, as the playground's Tokenizer card splits it: how many [UNK]s."""
+    from transformers import AutoTokenizer
+
+    from playground.ml.provision import minilm_path
+    from playground.ml.tokens import tokenize
+
+    pieces = [t["piece"] for t in tokenize(AutoTokenizer.from_pretrained(minilm_path()), _quoted(q["prompt"]["en"]))]
+    _close(q, pieces.count("[UNK]"))
+
+
+def test_exam_model_checked_questions_are_not_quiz_questions():
+    """The exam asks the same skills as the quizzes on prompts of its own, so a retake of a quiz is no rehearsal."""
+    course = _load("course.yaml")
+    quiz_prompts = {_quoted(q["prompt"]["en"]) for slug in (s for m in course["modules"] for s in m["lessons"])
+                    if (COURSE / f"lessons/{slug}/quiz.yaml").is_file()
+                    for q in _load(f"lessons/{slug}/quiz.yaml")["questions"] if '"' in q["prompt"]["en"]}
+    for f, slug in CHECKS:
+        if f.startswith("exams/"):
+            assert _quoted(_question(f, slug)["prompt"]["en"]) not in quiz_prompts, slug
 
 
 CHECKS = {
@@ -279,8 +299,9 @@ CHECKS = {
     ("lessons/13-prompts-chat-context/quiz.yaml", "q2-kv-cache-bytes"): check_kv_cache_bytes,
     ("lessons/14-llms-and-chinese/quiz.yaml", "q1-chinese-title-tokens"): check_quoted_text_tokens,
     ("lessons/14-llms-and-chinese/quiz.yaml", "q2-english-question-tokens"): check_quoted_text_tokens,
-    ("exams/final-exam.yaml", "e16-p-paris"): check_p_paris,
-    ("exams/final-exam.yaml", "e17-chinese-tokens"): check_quoted_text_tokens,
+    ("lessons/14-llms-and-chinese/quiz.yaml", "q6-minilm-unknown-tokens"): check_minilm_unknown_tokens,
+    ("exams/final-exam.yaml", "e16-p-tokyo"): check_quoted_token_probability,
+    ("exams/final-exam.yaml", "e17-chinese-sentence-tokens"): check_quoted_text_tokens,
     ("lessons/04-pretraining-objectives/quiz.yaml", "q10-invoice-loss"): check_next_token_loss,
     ("lessons/05-fine-tuning/quiz.yaml", "q9-smollm2-lora-params"): check_smollm2_lora_params,
     ("lessons/06-evaluation/quiz.yaml", "q10-greedy-perplexity"): check_greedy_perplexity,

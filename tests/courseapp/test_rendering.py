@@ -93,3 +93,9 @@ def test_a_lesson_page_shows_its_figure_and_serves_the_file(client, employee):
             "<figcaption>One dot, full width</figcaption></figure>") in page
     response = client.get(src)
     assert response.status_code == 200 and response.content == svg
+
+
+def test_a_tokens_tryit_opens_the_tokenizer_card_on_its_model_and_text():
+    html = render_markdown("```tryit\nlabel: L\nmodel: minilm-l6-v2\nview: tokens\nprompt: \"大语言模型\"\n```\n")
+    assert 'href="/playground/?tok_model=minilm-l6-v2&amp;tok_text=%E5%A4%A7%E8%AF%AD%E8%A8%80%E6%A8%A1%E5%9E%8B#tokenizer"' in html
+    assert ">Open in the tokenizer</a>" in html and "minilm-l6-v2 · tokens" in html

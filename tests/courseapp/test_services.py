@@ -87,7 +87,7 @@ def test_scoring_single_multiple_numeric_and_text(employee):
     multiple = by_type["multiple"]
     pairs = attempt.choice_keys[str(multiple)]
     correct = set(Question.objects.get(pk=multiple).choices.filter(correct=True).values_list("pk", flat=True))
-    # Tick one of the two correct choices and nothing else: 3 of 4 judged right.
+    # Tick one of the two correct choices and nothing else: half the right share, no wrong share.
     one_right = [next(k for k, cid in pairs if cid in correct)]
     sent = {
         str(by_type["single"]): response_for(attempt, by_type["single"], right=False),
@@ -96,17 +96,17 @@ def test_scoring_single_multiple_numeric_and_text(employee):
         str(by_type["text"]): ["  SoftMax "],
     }
     attempt = services.attempt_submit(user=employee, attempt_id=attempt.pk, responses=sent)
-    assert attempt.results == {str(by_type["single"]): 0.0, str(multiple): 0.75, str(by_type["numeric"]): 1.0,
+    assert attempt.results == {str(by_type["single"]): 0.0, str(multiple): 0.5, str(by_type["numeric"]): 1.0,
                                str(by_type["text"]): 1.0}
-    # points: single 1, multiple 1, numeric 2, text 1 → (0 + 0.75 + 2 + 1) / 5
-    assert attempt.score == 75.0 and attempt.passed is True
+    # points: single 1, multiple 1, numeric 2, text 1 → (0 + 0.5 + 2 + 1) / 5
+    assert attempt.score == 70.0 and attempt.passed is True
     attempt2 = services.attempt_start(user=employee, quiz=quiz)
     sent = {str(by_type["numeric"]): ["65"], str(by_type["text"]): ["cross entropy"]}
     attempt2 = services.attempt_submit(user=employee, attempt_id=attempt2.pk, responses=sent)
     assert attempt2.results[str(by_type["numeric"])] == 0.0 and attempt2.results[str(by_type["text"])] == 0.0
     assert attempt2.passed is False
     item = course_outline(course=course, user=employee).find("quiz", quiz.slug)
-    assert item.best_score == 75.0 and item.done and item.attempts_used == 2
+    assert item.best_score == 70.0 and item.done and item.attempts_used == 2
 
 
 def test_checked_answer_is_final_and_counts(employee):

@@ -77,3 +77,20 @@ def test_tokenizer_over_the_websocket(page):
     assert page.locator("#tok-output .token-text").all_inner_texts() == ["Hello", "·world"]
     page.screenshot(path=str(SHOTS / "playground-tokenizer.png"), full_page=True)
     assert page.watch.errors == [] and page.watch.foreign == []
+
+
+def test_a_lessons_tokens_tryit_shows_minilms_unknown_chinese_characters(page):
+    """Lesson 14's MiniLM Try-it opens the tokenizer card on its model and sentence and splits it at once."""
+    from courseapp.rendering import parse_tryit
+
+    models_provision_defaults(log=lambda *_: None)
+    lesson = (Path(settings.BASE_DIR) / "courseapp/content/how-llms-work/lessons/14-llms-and-chinese/en.md").read_text()
+    bodies = re.findall(r"^```tryit\n(.*?)^```$", lesson, flags=re.M | re.S)
+    tryit = next(t for t in (parse_tryit(b, line=0) for b in bodies) if t.view == "tokens" and t.model == "minilm-l6-v2")
+    login(page, make_user(Role.EMPLOYEE).username)
+    page.goto(tryit.url)
+    expect(page.locator("#tok-model")).to_have_value("minilm-l6-v2")
+    expect(page.locator("#tok-status")).to_have_text("18 tokens")
+    assert page.locator("#tok-output .token-text").all_inner_texts().count("[UNK]") == 11
+    page.locator("#tokenizer").screenshot(path=str(SHOTS / "playground-tokenizer-minilm-chinese.png"))
+    assert page.watch.errors == [] and page.watch.foreign == []

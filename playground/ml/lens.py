@@ -52,6 +52,22 @@ class LensLimits:
     max_ablations: int = 32  # heads or sublayers switched off in one request
 
 
+def source_ids(tokenizer, *, limits: LensLimits, run: dict | None = None, text: str | None = None) -> list[int]:
+    """Token ids to look at: a saved run (its prompt as the model saw it + what it generated) or a text."""
+    from .prompts import build_prompt
+
+    if run is not None:
+        ids, _ = build_prompt(tokenizer, run["prompt"], run["mode"], max_tokens=10**6)
+        ids = ids + list(run["generated"])
+    else:
+        ids = tokenizer(text or "", add_special_tokens=False)["input_ids"]
+    if not ids:
+        raise LensRequestError("no_text")
+    if len(ids) > limits.max_tokens:
+        raise LensRequestError("lens_too_long", tokens=len(ids), limit=limits.max_tokens)
+    return list(ids)
+
+
 def quantise(p: torch.Tensor) -> list:
     return p.mul(PROB_SCALE).round().to(torch.int32).tolist()
 

@@ -38,7 +38,7 @@ def test_builtin_round_trip_is_lossless(tmp_path, builtin_course):
     course = Course.objects.get(slug="how-llms-work")
     hand_written = (BUILTIN_COURSE_DIR / "lessons/02-transformer-attention/en.md").read_text()
     assert course.lessons.get(slug="02-transformer-attention").body["en"] == hand_written
-    assert Question.objects.filter(quiz__course=course).count() == 136
+    assert Question.objects.filter(quiz__course=course).count() == 138  # + the layer-view and switch-off questions (lessons 3 and 2)
 
 
 def test_round_trip_keeps_figures_drafts_and_every_question_type(tmp_path):

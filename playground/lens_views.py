@@ -76,7 +76,7 @@ def lens_source(user, query) -> dict:
         if not run.tokens:
             raise SourceError("bad_request", _("That run produced no tokens yet."))
         if not model_usable_by(user=user, name=run.model_name):
-            raise SourceError("forbidden", _("That run is on a fine-tune that only its owner may use."))
+            raise SourceError("forbidden", _("That run's model is not one you may use: a fine-tune is its owner's alone."))
         _usable_causal(user, run.model_name)
         return {"model": run.model_name, "key": f"run:{run.public_id}", "label": run.prompt,
                 "run": {"prompt": run.prompt, "mode": run.mode, "generated": [t["id"] for t in run.tokens]}}

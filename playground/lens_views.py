@@ -158,7 +158,7 @@ def _strings() -> dict:
         "grid_label": _("Layer-by-layer predictions: rows are layers, columns positions. Each cell shows the top "
                         "token if the model stopped after that layer."),
         "cell": _("After layer %(layer)s, at %(token)s, the model would predict:"),
-        "ms": _("answered in %(ms)s ms"),
+        "ms": _("answered in %(ms)s ms"), "zero": _("zero"), "mean": _("mean over the prompt"),
     }
 
 
@@ -209,4 +209,5 @@ def lens_embed(request):
     if not policy.may_learn(request.user):
         raise PermissionDenied
     context, status = _page_context(request)
+    context["embed"] = True  # one panel: the grid, or the switch-offs (?panel=ablate)
     return render(request, "playground/lens_embed.html", context, status=status)

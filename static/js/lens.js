@@ -160,6 +160,7 @@
       select(selected ? selected.layer : a.to, selected ? selected.pos : t - 1); // opens on the last position
       document.querySelectorAll(".lens-wrap").forEach((w) => { w.scrollLeft = w.scrollWidth; });
       say(fmt(S.ms, { ms: a.ms }));
+      root.dataset.drawn = "true";
     } catch (err) {
       say(err.message, true);
     }
@@ -169,12 +170,16 @@
     const cell = event.target.closest(".lens-cell");
     if (cell) select(Number(cell.dataset.layer), Number(cell.dataset.pos));
   });
-  document.getElementById("lens-token-go").addEventListener("click", () => { refresh(); ablateIfAsked(); });
   tokenBox.addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); refresh(); } });
 
   // --- switch-offs ---------------------------------------------------------------------
   const spec = document.getElementById("lens-ablate-spec");
   const result = document.getElementById("lens-ablate-result");
+  if (!spec) { // a lesson's layer view alone
+    document.getElementById("lens-token-go").addEventListener("click", refresh);
+    refresh();
+    return;
+  }
   const mode = () => root.querySelector('input[name="lens-mode"]:checked').value;
 
   function topList(items, title) {
@@ -196,7 +201,7 @@
     const card = document.createElement("div");
     card.className = "lens-ablation";
     const h = document.createElement("h3");
-    h.textContent = `${name} · ${body.ablated.join(", ") || "—"} (${body.mode})`;
+    h.textContent = `${name} · ${body.ablated.join(", ") || "—"} (${S[body.mode] || body.mode})`;
     card.appendChild(h);
     if (body.pick) {
       const p = document.createElement("p");
@@ -223,12 +228,14 @@
       const bodies = await Promise.all(jobs);
       result.replaceChildren(...bodies.map((b, i) => ablationCard(i ? root.dataset.compare : root.dataset.model, b)));
       say(fmt(S.ms, { ms: bodies[0].ms }));
+      root.dataset.ablated = "true";
     } catch (err) {
       say(err.message, true);
     }
   }
   const ablateIfAsked = () => { if (spec.value.trim()) ablate(); };
 
+  document.getElementById("lens-token-go").addEventListener("click", () => { refresh(); ablateIfAsked(); });
   document.getElementById("lens-ablate-go").addEventListener("click", ablate);
   spec.addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); ablate(); } });
   root.querySelectorAll(".lens-preset").forEach((button) => button.addEventListener("click", () => {

@@ -23,13 +23,13 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from core import policy
 
-from .attention_views import MAX_TEXT_CHARS, SourceError, _int, _is_uuid
+from .attention_views import MAX_TEXT_CHARS, SourceError, _int, run_source, visible_run
 from .client import ask_worker, error_text, lens_request
-from .models import ModelEntry, ModelKind, PlaygroundRun
-from .selectors import causal_models_usable_by, model_usable_by, run_visible_to
+from .models import ModelEntry, ModelKind
+from .selectors import causal_models_usable_by, model_usable_by
 
 WORKER_TIMEOUT = 30.0  # seconds to wait for a model worker's answer
-ERROR_STATUS = {"forbidden": 403, "not_found": 404, "no_worker": 503, "model_not_available": 503,
+ERROR_STATUS = {"forbidden": 403, "not_found": 404, "no_worker": 503, "model_not_available": 503, "internal": 500,
                 "lens_endpoint": 409, "lens_not_causal": 409}
 # A first visit opens on the lesson 3 example, following " Paris".
 EXAMPLE = {"text": "The capital of France is", "token": " Paris"}
@@ -67,19 +67,11 @@ def _usable_causal(user, name: str) -> None:
 def lens_source(user, query) -> dict:
     """What to look at: a saved run the user may see (on a model they may use), or a text."""
     if query.get("run"):
-        run = PlaygroundRun.objects.select_related("user").filter(public_id=query["run"]).first() \
-            if _is_uuid(query["run"]) else None
-        if run is None:
-            raise SourceError("not_found", _("There is no such run."))
-        if not run_visible_to(user=user, run=run):
-            raise SourceError("forbidden", _("That run belongs to someone else."))
-        if not run.tokens:
-            raise SourceError("bad_request", _("That run produced no tokens yet."))
+        run = visible_run(user, query["run"])
         if not model_usable_by(user=user, name=run.model_name):
             raise SourceError("forbidden", _("That run's model is not one you may use: a fine-tune is its owner's alone."))
         _usable_causal(user, run.model_name)
-        return {"model": run.model_name, "key": f"run:{run.public_id}", "label": run.prompt,
-                "run": {"prompt": run.prompt, "mode": run.mode, "generated": [t["id"] for t in run.tokens]}}
+        return run_source(run)
     text, model = query.get("text", ""), query.get("model", "")
     if not text.strip():
         raise SourceError("bad_request", _("Type a text, or open a saved run."))

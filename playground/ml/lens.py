@@ -33,16 +33,14 @@ from dataclasses import dataclass
 
 import torch
 
+from .errors import RequestError
+
 PROB_SCALE = 65535  # probabilities travel as integers p * 65535 (error below 1e-5)
 ROW_CHUNK = 256  # rows through the LM head at once: 256 x 49152 floats = 48 MiB
 
 
-class LensRequestError(ValueError):
-    """A request the worker refuses; `code` and `params` go back to the web side."""
-
-    def __init__(self, code: str, **params):
-        super().__init__(code)
-        self.code, self.params = code, params
+class LensRequestError(RequestError):
+    """A layer-view or switch-off request the worker refuses."""
 
 
 @dataclass(frozen=True)

@@ -6,26 +6,19 @@ import json
 import pytest
 import torch
 from asgiref.sync import sync_to_async
-from django.test import AsyncClient
 
 from accounts.models import Role
 from playground.ml import lens
 from playground.models import ModelEntry, ModelKind, PlaygroundRun, RunStatus
 from playground.services import model_register_finetune
 from tests.factories import make_team, make_user
+from tests.playground.test_attention import client_for
 from tests.playground.test_finetuned_models import make_adapter
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 MODEL = "smollm2-135m-instruct"
 PARIS = "The capital of France is"
 IT = "The animal didn't cross the street because it was too tired. The word \"it\" refers to the"
-
-
-async def client_for(user=None):
-    client = AsyncClient()
-    user = user or await sync_to_async(make_user)(Role.EMPLOYEE)
-    await client.aforce_login(user)
-    return client, user
 
 
 async def get(client, path, query):

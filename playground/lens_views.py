@@ -68,10 +68,11 @@ def lens_source(user, query) -> dict:
     """What to look at: a saved run the user may see (on a model they may use), or a text."""
     if query.get("run"):
         run = visible_run(user, query["run"])
-        if not model_usable_by(user=user, name=run.model_name):
+        model = query.get("as") or run.model_name  # ?as=: the run's tokens on another model (beside it)
+        if not model_usable_by(user=user, name=model):
             raise SourceError("forbidden", _("That run's model is not one you may use: a fine-tune is its owner's alone."))
-        _usable_causal(user, run.model_name)
-        return run_source(run)
+        _usable_causal(user, model)
+        return {**run_source(run), "model": model}
     text, model = query.get("text", ""), query.get("model", "")
     if not text.strip():
         raise SourceError("bad_request", _("Type a text, or open a saved run."))
@@ -169,8 +170,8 @@ def _page_context(request) -> tuple[dict, int]:
             data = {k: query[k] for k in ("run", "model", "text") if query.get(k)}
             context["query"] = urlencode(data)
             if context["compare"]:
-                context["compare_query"] = urlencode({"model": context["compare"], "text": source["label"]}
-                                                     if "text" in source else data)
+                context["compare_query"] = urlencode({"model": context["compare"], "text": source["text"]}
+                                                     if "text" in source else {**data, "as": context["compare"]})
         except SourceError as exc:
             context["error"], status = str(exc), ERROR_STATUS.get(exc.code, 400)
     context["full_url"] = reverse("playground:lens") + "?" + query.urlencode()

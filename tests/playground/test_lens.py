@@ -130,5 +130,9 @@ async def test_a_fine_tune_is_its_owners_and_stands_beside_the_base(model_worker
     manager, _ = await client_for(await sync_to_async(make_user)(Role.MANAGER, team=team))
     status, body = await get(manager, "/playground/lens/grid.json", {"run": str(run.public_id)})
     assert (status, body["error"]["code"]) == (403, "forbidden"), "a manager reads the run, not the fine-tune"
+    status, beside = await get(manager, "/playground/lens/grid.json", {"run": str(run.public_id), "as": MODEL})
+    assert status == 200 and beside["model"] == MODEL, "the run's tokens on the base model: the manager may"
+    page = await client.get("/playground/lens/", {"run": str(run.public_id), "compare": MODEL})
+    assert page.status_code == 200 and f"as={MODEL}".encode() in page.content
     status, body = await get(stranger, "/playground/lens/ablate.json", {"run": str(run.public_id), "ablate": "1.1"})
     assert (status, body["error"]["code"]) == (403, "forbidden")

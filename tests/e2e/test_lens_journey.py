@@ -83,3 +83,30 @@ def test_lesson_three_embeds_the_layer_view(page):
     expect(frame.locator(".lens-pick-first")).to_contain_text("29")
     frame_element.screenshot(path=str(SHOTS / "lesson-embedded-lens.png"))
     assert page.watch.errors == []
+
+
+def test_the_compare_page_shows_a_fine_tune_beside_its_base(page, tmp_path):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from playground.services import model_register_finetune
+    from tests.playground.test_finetuned_models import make_adapter
+
+    models_provision_defaults(log=lambda *_: None)
+    owner = make_user(Role.EMPLOYEE)
+    base = settings.LLM_DEFAULT_MODELS["causal_lm"]
+    source = Path(settings.LLM_MODEL_DIR) / base
+    make_adapter(AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32).eval(), tmp_path / "adapter")
+    model_register_finetune(owner=owner, name="my-tune", display_name="My tune", base_name=base,
+                            adapter_path=str(tmp_path / "adapter"))
+    login(page, owner.username)
+    page.goto(f"/playground/compare/?a={base}&b=my-tune")
+    page.locator("#compare-prompt").fill("The capital of France is")
+    page.locator("#compare-lens-go").click()
+    frame = page.locator("#compare-lens-frame").content_frame
+    expect(frame.locator("#lens[data-drawn=true]")).to_be_attached(timeout=120000)
+    assert frame.locator("#lens-grid-b .lens-cell").count() == 30 * 5
+    assert frame.locator("#lens-grid .lens-cell.differs").count() > 0, "the adapter changes some layer's top-1"
+    assert frame.locator(".lens-detail").count() == 2  # the same cell, on both models
+    page.locator("#compare-lens").screenshot(path=str(SHOTS / "lens-compare.png"))
+    assert page.watch.errors == []

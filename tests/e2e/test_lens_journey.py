@@ -60,6 +60,7 @@ def test_grid_details_and_a_preset_in_both_languages(page, language):
     expected = _question("lessons/02-transformer-attention/quiz.yaml", "q11-switch-off-13-8")
     assert abs(after - expected["answer"]) <= expected["tolerance"]
     assert re.search(r"48\.\d\d% → 52\.\d\d%", change.inner_text())
+    expect(page.locator("#lens[data-drawn=true]")).to_be_attached(timeout=90000)  # the new text's grid too
     page.screenshot(path=str(SHOTS / f"lens-ablation-{language}.png"), full_page=True)
     assert page.watch.foreign == []
     assert page.watch.errors == []

@@ -33,10 +33,12 @@ MATH_RE = re.compile(
 )
 
 TRYIT_MODES = ("completion", "chat")
-TRYIT_VIEWS = ("generation", "probabilities", "attention", "tokens")  # tokens: the playground's tokenizer card
+TRYIT_VIEWS = ("generation", "probabilities", "attention", "tokens", "lens", "ablation")  # tokens: the playground's tokenizer card
 TRYIT_PARAMS = ("temperature", "top_k", "top_p", "max_new_tokens", "repetition_penalty", "seed")
-TRYIT_KEYS = {"label", "model", "mode", "view", "prompt", "params", "layer", "head"}
+TRYIT_KEYS = {"label", "model", "mode", "view", "prompt", "params", "layer", "head", "token", "switch_off"}
 TRYIT_ATTENTION_KEYS = ("layer", "head")  # where the attention heatmap opens; attention view only
+# The layer view (lens) follows `token`; the switch-off panel (ablation) also switches off `switch_off`.
+TRYIT_LENS_KEYS = {"token": ("lens", "ablation"), "switch_off": ("ablation",)}
 
 ALLOWED_TAGS = {
     "a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "details", "div", "dl", "dt", "em",
@@ -77,6 +79,16 @@ class TryIt:
     params: dict
     layer: int | None = None
     head: int | None = None
+    token: str = ""
+    switch_off: str = ""
+
+    @property
+    def lens_query(self) -> dict:
+        """The layer view's or switch-off panel's source and what it opens on (lens_views reads these)."""
+        query = {"model": self.model, "text": self.prompt, "token": self.token}
+        if self.view == "ablation":
+            query.update({"ablate": self.switch_off, "panel": "ablate"})
+        return query
 
     @property
     def attention_query(self) -> dict:
@@ -87,6 +99,8 @@ class TryIt:
 
     @property
     def url(self) -> str:
+        if self.view in ("lens", "ablation"):
+            return f"{reverse('playground:lens')}?{urlencode(self.lens_query)}"
         if self.view == "attention":
             return f"{reverse('playground:attention')}?{urlencode({'view': 'heatmap'} | self.attention_query)}"
         if self.view == "tokens":
@@ -140,14 +154,28 @@ def parse_tryit(source: str, *, line: int) -> TryIt:
             raise MarkdownError(f"try-it key '{key}' only applies to view: attention", at)
         if isinstance(data[key], bool) or not isinstance(data[key], int) or data[key] < 0:
             raise MarkdownError(f"try-it {key} must be a whole number, 0 or more (the first {key} is 0)", at)
+    _check_lens_keys(source, data, view, line)
     return TryIt(label=data["label"], model=data["model"], mode=mode, view=view, prompt=data["prompt"], params=params,
-                 layer=data.get("layer"), head=data.get("head"))
+                 layer=data.get("layer"), head=data.get("head"), token=data.get("token", ""),
+                 switch_off=data.get("switch_off", ""))
+
+
+def _check_lens_keys(source: str, data: dict, view: str, line: int):
+    for key, views in TRYIT_LENS_KEYS.items():
+        if key in data and (view not in views or not isinstance(data[key], str) or not data[key].strip()):
+            raise MarkdownError(f"try-it key '{key}' is a text, for view: {' or '.join(views)}",
+                                line + _key_line(source, key))
+    if view == "ablation" and "switch_off" not in data:
+        raise MarkdownError("an ablation try-it needs 'switch_off' (for example 13.8)", line)
 
 
 def _tryit_card(tryit: TryIt) -> str:
     view_names = {"generation": _("generation"), "probabilities": _("probabilities"), "attention": _("attention"),
-                  "tokens": _("tokens")}
+                  "tokens": _("tokens"),
+                  "lens": _("layer by layer"), "ablation": _("switch-off")}
     meta = [tryit.model, view_names[tryit.view]]
+    if tryit.switch_off:
+        meta.append(_("switch off %(what)s") % {"what": tryit.switch_off})
     if tryit.layer is not None:
         meta.append(_("layer %(n)s") % {"n": tryit.layer})
     if tryit.head is not None:
@@ -158,7 +186,14 @@ def _tryit_card(tryit: TryIt) -> str:
         src = reverse("playground:attention_embed") + "?" + urlencode(tryit.attention_query)
         embed = (f'<iframe class="tryit-embed" loading="lazy" title="{html.escape(_("Live attention heatmap"))}" '
                  f'src="{html.escape(src)}"></iframe>')
-    button = {"attention": _("Open in the attention view"), "tokens": _("Open in the tokenizer")}.get(
+    if tryit.view in ("lens", "ablation"):
+        # The live layer view or switch-off panel of the example, framed like the heatmap.
+        src = reverse("playground:lens_embed") + "?" + urlencode(tryit.lens_query)
+        title = _("Live layer view") if tryit.view == "lens" else _("Live switch-off experiment")
+        embed = (f'<iframe class="tryit-embed" loading="lazy" title="{html.escape(title)}" '
+                 f'src="{html.escape(src)}"></iframe>')
+    button = {"attention": _("Open in the attention view"), "tokens": _("Open in the tokenizer"),
+              "lens": _("Open in the layer view"), "ablation": _("Open in the layer view")}.get(
         tryit.view, _("Open in the playground"))
     return (
         f'<aside class="tryit tryit-{tryit.view}">'

@@ -62,20 +62,31 @@ def _opening(query) -> tuple[dict, str]:
     return opening, data_query.urlencode()
 
 
+def visible_run(user, public_id: str) -> PlaygroundRun:
+    """A saved run with tokens that `user` may see, or a SourceError saying why not."""
+    run = PlaygroundRun.objects.select_related("user").filter(public_id=public_id).first() \
+        if _is_uuid(public_id) else None
+    if run is None:
+        raise SourceError("not_found", _("There is no such run."))
+    if not run_visible_to(user=user, run=run):
+        raise SourceError("forbidden", _("That run belongs to someone else."))
+    if not run.tokens:
+        raise SourceError("bad_request", _("That run produced no tokens yet."))
+    return run
+
+
+def run_source(run: PlaygroundRun) -> dict:
+    """What a model worker needs to rebuild a run's ids: its prompt, mode and generated tokens."""
+    return {"model": run.model_name, "key": f"run:{run.public_id}", "label": run.prompt,
+            "run": {"prompt": run.prompt, "mode": run.mode, "generated": [t["id"] for t in run.tokens]}}
+
+
 def _source(user, query) -> dict:
     """What to look at: a saved run the user may see, or free text on a model they may use."""
     if query.get("run"):
-        run = PlaygroundRun.objects.select_related("user").filter(public_id=query["run"]).first() \
-            if _is_uuid(query["run"]) else None
-        if run is None:
-            raise SourceError("not_found", _("There is no such run."))
-        if not run_visible_to(user=user, run=run):
-            raise SourceError("forbidden", _("That run belongs to someone else."))
-        if not run.tokens:
-            raise SourceError("bad_request", _("That run produced no tokens yet."))
+        run = visible_run(user, query["run"])
         _not_on_an_endpoint(run.model_name)
-        return {"model": run.model_name, "key": f"run:{run.public_id}", "label": run.prompt,
-                "run": {"prompt": run.prompt, "mode": run.mode, "generated": [t["id"] for t in run.tokens]}}
+        return run_source(run)
     text, model = query.get("text", ""), query.get("model", "")
     if not text.strip():
         raise SourceError("bad_request", _("Type a text, or open a saved run."))

@@ -10,10 +10,12 @@ Messages to the workers (all carry `reply_to`, the sender's channel):
   gen.stop   {stream}                                                 → the worker's own channel
   tokenize   {stream, model, text}                                    → shared channel
   attention  {stream, model, view, key, run | text, layer, head, ...} → shared channel
+  lens       {stream, model, op: grid | ablate, key, run | text, token, from, to | ablate, mode, position}
+                                                                      → shared channel
   worker.ping {}                                                      → WORKERS_GROUP
 Replies (each carries the request's `stream`): gen.started {worker_channel, worker,
 prompt_tokens}, gen.tokens {tokens}, gen.alive {}, gen.done {…}, tokenize.result,
-attention.result, worker.pong {worker}, worker.error {code, params}.
+attention.result, lens.result, worker.pong {worker}, worker.error {code, params}.
 """
 
 from __future__ import annotations
@@ -62,6 +64,11 @@ def gen_stop(*, stream: str) -> dict:
 
 def tokenize_request(*, reply_to: str, stream: str, model: str, text: str) -> dict:
     return {"type": "tokenize", "reply_to": reply_to, "stream": stream, "model": model, "text": text}
+
+
+def lens_request(*, op: str, source: dict, **fields) -> dict:
+    """A `lens` request: `source` is {model, key, run | text}; fields are the op's (docs/PROTOCOL.md)."""
+    return {"type": "lens", "op": op, **source, **fields}
 
 
 def worker_error(code: str, **params) -> dict:
@@ -121,6 +128,20 @@ def _texts() -> dict:
         "bad_head": _("Head must be between 0 and %(max)s."),
         "no_text": _("There is no text to look at."),
         "account_deactivated": _("Your account has been deactivated; this connection is closed."),
+        # The layer view and switch-offs (playground/ml/lens.py).
+        "lens_too_long": _("This text is %(tokens)s tokens; the layer view shows at most %(limit)s. "
+                           "Use a shorter text."),
+        "lens_not_causal": _("The layer view and switch-offs need a model that predicts the next token; "
+                             "%(model)r is an encoder."),
+        "lens_unsupported": _("This model's layers cannot be read this way."),
+        "bad_token": _("Type the token to follow (for example \" Paris\", with its leading space)."),
+        "not_one_token": _("%(token)r is more than one token for this model (%(pieces)s); pick one of them."),
+        "bad_ablation": _("%(item)r is not something to switch off: write a head as layer.head (13.8), or "
+                          "13.attn or 13.mlp for a whole layer's attention or MLP."),
+        "too_many_ablations": _("Switch off at most %(limit)s heads or sublayers at once."),
+        "bad_mode": _("Switch-offs are either zero or mean."),
+        "bad_position": _("The position must be between 0 and %(max)s."),
+        "bad_request": _("The request is not one the model worker understands."),
         "internal": _("Something went wrong in the model worker; it keeps serving. Try again."),
         # OpenAI-compatible endpoints (playground/endpoints.py); other models keep serving.
         "endpoint_down": _("The inference endpoint cannot be reached (it may be down); the tokens so far are saved. "

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import attention_views, views
+from . import attention_views, lens_views, views
 
 app_name = "playground"
 
@@ -13,4 +13,8 @@ urlpatterns = [
     path("attention/embed/", attention_views.attention_embed, name="attention_embed"),
     path("attention/layer.json", attention_views.attention_data, name="attention_data"),
     path("attention/bertviz-<str:view>.js", attention_views.bertviz_script, name="bertviz"),
+    path("lens/", lens_views.lens_page, name="lens"),
+    path("lens/embed/", lens_views.lens_embed, name="lens_embed"),
+    path("lens/grid.json", lens_views.lens_grid, name="lens_grid"),
+    path("lens/ablate.json", lens_views.lens_ablate, name="lens_ablate"),
 ]

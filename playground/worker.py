@@ -44,6 +44,7 @@ from .ml.threads import in_fresh_thread
 from .selectors import model_spec_by_name, model_specs_enabled
 from .services import run_fail, runs_fail_orphaned, worker_beat, worker_gone
 from .worker_generation import GenerationMixin, _closing, _db, _Stream
+from .worker_lens import LensService
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ class ModelWorker(GenerationMixin):
         self.pool_class = ModelPool
         self.pool = None
         self.attention_cache = None
+        self.lens = LensService(self)  # the layer view and switch-offs (worker_lens.py)
         self.streams: dict[str, _Stream] = {}  # server-made stream id → where its events go
         self._slots = asyncio.Semaphore(MAX_CONCURRENT_REQUESTS)
         self._attention_slots = asyncio.Semaphore(MAX_CONCURRENT_ATTENTION)
@@ -274,6 +276,10 @@ class ModelWorker(GenerationMixin):
         layers = maps.shape[0]
         return {"view": view, "layers": layers, "include_layers": include,
                 **render(view, maps.as_float(list(range(layers))), maps.tokens, include, message["static_base"])}
+
+    async def handle_lens(self, message):
+        """The layer view (logit lens) or a switch-off experiment: worker_lens.py."""
+        await self.lens.handle(message)
 
     async def handle_tokenize(self, message):
         loaded = self.models.get(message.get("model"))

@@ -334,6 +334,9 @@ LLM_BERTVIZ_HEAD_MAX_TOKENS = env_int("LLM_BERTVIZ_HEAD_MAX_TOKENS", 48)
 LLM_BERTVIZ_MODEL_MAX_TOKENS = env_int("LLM_BERTVIZ_MODEL_MAX_TOKENS", 32)
 LLM_BERTVIZ_MAX_LAYERS = env_int("LLM_BERTVIZ_MAX_LAYERS", 4)
 LLM_ATTENTION_CACHE = env_int("LLM_ATTENTION_CACHE", 8)
+# Layer view (logit lens) and switch-offs: positions in one grid, prompts a worker keeps.
+LLM_LENS_MAX_TOKENS = env_int("LLM_LENS_MAX_TOKENS", 64)
+LLM_LENS_CACHE = env_int("LLM_LENS_CACHE", 8)
 LLM_MAX_ON_DEMAND_MODELS = env_int("LLM_MAX_ON_DEMAND_MODELS", 3)  # employees' fine-tunes kept loaded per worker
 # Shared channel the model workers take requests from; one deployment, one name.
 LLM_REQUESTS_CHANNEL = env_str("LLM_REQUESTS_CHANNEL", "llm.requests")

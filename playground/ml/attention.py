@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import torch
 
 from .cpu_linear import PackedLinear
+from .errors import RequestError
 
 SCALE = 1 / 255
 
@@ -111,12 +112,8 @@ class AttentionCache:
 
 # --- what a request may ask for ----------------------------------------------------------
 
-class AttentionRequestError(ValueError):
-    """A request the worker refuses; `code` and `params` go back to the web side."""
-
-    def __init__(self, code: str, **params):
-        super().__init__(code)
-        self.code, self.params = code, params
+class AttentionRequestError(RequestError):
+    """An attention request the worker refuses."""
 
 
 @dataclass(frozen=True)

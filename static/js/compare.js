@@ -43,3 +43,17 @@
     }
   });
 })();
+
+// The layer view of both models (playground/lens_views.py), framed under the two outputs.
+(() => {
+  const box = document.getElementById("compare-lens");
+  if (!box) return;
+  document.getElementById("compare-lens-go").addEventListener("click", () => {
+    const query = new URLSearchParams({ model: document.getElementById("compare-model-base").value,
+                                        compare: document.getElementById("compare-model-tuned").value,
+                                        text: document.getElementById("compare-prompt").value });
+    const frame = document.getElementById("compare-lens-frame");
+    frame.hidden = false;
+    frame.src = `${box.dataset.embedUrl}?${query}`;
+  });
+})();

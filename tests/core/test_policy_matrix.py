@@ -129,6 +129,12 @@ RULES = {
     "playground/attention/embed/": ("get", {"run": "{run}"}, person_a(403)),
     "playground/attention/layer.json": ("get", {"run": "{run}", "layer": "0"}, person_a(403)),
     "playground/attention/bertviz-<str:view>.js": ("get", {"run": "{run}"}, person_a(403)),
+    # The layer view and switch-offs of a run on A's fine-tune: A alone (the run's readers may
+    # not use the fine-tune; it is its owner's, an admin's neither)
+    "playground/lens/": ("get", {"run": "{lens_run}"}, door({EMP_A})),
+    "playground/lens/embed/": ("get", {"run": "{lens_run}"}, door({EMP_A})),
+    "playground/lens/grid.json": ("get", {"run": "{lens_run}"}, door({EMP_A})),
+    "playground/lens/ablate.json": ("get", {"run": "{lens_run}", "ablate": "13.8"}, door({EMP_A})),
     # Fine-tunes: ids are counters (404); a manager reads, only the owner or an admin cancels,
     # and only the owner may use (so compare with) the tuned model
     "training/": ("get", {}, learner()),
@@ -218,6 +224,7 @@ def test_every_url_has_a_rule():
 def world(monkeypatch, settings):
     """Teams A, B and C; the eight users; and A's things."""
     monkeypatch.setattr("playground.attention_views.WORKER_TIMEOUT", 0.1)  # no model worker runs here
+    monkeypatch.setattr("playground.lens_views.WORKER_TIMEOUT", 0.1)
     settings.LLM_REQUESTS_CHANNEL = f"llm.requests.matrix-{uuid.uuid4().hex[:8]}"  # nor later finds these
     monkeypatch.setattr("ops.health.CELERY_PING_TIMEOUT", 0.1)
     monkeypatch.setattr("ops.health.WORKER_PING_TIMEOUT", 0.1)
@@ -248,6 +255,8 @@ def world(monkeypatch, settings):
     FineTuneJob.objects.filter(pk=done.pk).update(status=JobStatus.SUCCEEDED, registered_model="ft-1-emp-a")
     ModelEntry.objects.create(name="ft-1-emp-a", display_name="A's tune", kind=ModelKind.CAUSAL_LM,
                               source="/nowhere", owner=a)
+    lens_run = PlaygroundRun.objects.create(user=a, model_name="ft-1-emp-a", mode="completion", prompt="A's prompt",
+                                            status=RunStatus.DONE, tokens=[{"id": 1}])
     queued = training.job_submit(user=a, kind="causal_lm", preset="cpu-quick", builtin_dataset="company-faq")
     assignment = assignment_create(assigned_by=users[MGR_A], course=course, due_date="2030-01-01", team=team_a)
     export = ExportJob.objects.create(requested_by=users[MGR_A], kind="matrix", params={"team": team_a.pk})
@@ -257,7 +266,8 @@ def world(monkeypatch, settings):
               "quiz_id": quiz.pk, "kind": "lesson", "pk": lesson.pk, "direction": "down",
               "course_slug": course.slug, "lesson_slug": lesson.slug, "quiz_slug": quiz.slug, "name": "fig.svg",
               "public_id": run.public_id, "view": "head", "user_id": a.pk, "team_id": team_a.pk,
-              "assignment_id": assignment.pk, "job_id": export.pk, "run": run.public_id, "team": team_a.pk}
+              "assignment_id": assignment.pk, "job_id": export.pk, "run": run.public_id, "team": team_a.pk,
+              "lens_run": lens_run.public_id}
     assert Question.objects.filter(pk=values["question_id"]).exists()
     return {"users": users, "values": values, "done": done, "queued": queued, "model": "ft-1-emp-a"}
 

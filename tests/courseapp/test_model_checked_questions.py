@@ -264,6 +264,8 @@ def minilm_tokenizer():
 def check_minilm_unk_count(lm, q):
     tokens = minilm_tokenizer().tokenize(_quoted(q["prompt"]["en"]))
     _close(q, tokens.count("[UNK]"))
+
+
 def check_minilm_unknown_tokens(lm, q):
     """The quoted sentence in MiniLM's tokenizer, as the playground's Tokenizer card splits it: how many [UNK]s."""
     from transformers import AutoTokenizer
@@ -286,10 +288,47 @@ def test_exam_model_checked_questions_are_not_quiz_questions():
             assert _quoted(_question(f, slug)["prompt"]["en"]) not in quiz_prompts, slug
 
 
+def check_lens_first_layer(lm, q):
+    """The layer view (playground/ml/lens.py): the first layer whose top-1 at the last position is the quoted token."""
+    from playground.ml import lens
+
+    prompt, target = _quoted(q["prompt"]["en"]), _quoted(q["prompt"]["en"], 1)
+    grid = lens.lens_grid(lm.model, lm.tokenizer, lm.ids(prompt), pick=lm.token_id(target))
+    assert int(grid.final_top()[-1]) == lm.token_id(target)
+    _close(q, grid.pick_first_top()[-1])
+    ranks = grid.pick["ranks"][:, -1].tolist()
+    assert (ranks[27], ranks[28]) == (7, 3), f"the explanation quotes ranks 7 and 3, the model gives {ranks[27:29]}"
+
+
+def _tryit_block(lesson: str, view: str) -> dict:
+    """The (only) try-it block of `view` in a lesson's English text."""
+    text = (COURSE / lesson / "en.md").read_text(encoding="utf-8")
+    blocks = [yaml.safe_load(body) for body in re.findall(r"```tryit\n(.*?)```", text, re.DOTALL)]
+    (block,) = [b for b in blocks if b["view"] == view]
+    return block
+
+
+def check_switch_off_probability(lm, q):
+    """The switch-off panel (playground/ml/lens.py): P(token) in percent with the Try it's head zeroed."""
+    from playground.lens_views import IT_TEXT
+    from playground.ml import lens
+
+    block = _tryit_block("lessons/02-transformer-attention", "ablation")
+    assert (block["switch_off"], block["token"]) == ("13.8", " animal") and block["token"] in q["prompt"]["en"]
+    assert block["prompt"] == IT_TEXT, "the panel's 13.8 preset runs the lesson's text"
+    ablations = lens.parse_ablations(block["switch_off"], layers=30, heads=9)
+    result = lens.ablate(lm.model, lm.ids(block["prompt"]), ablations)
+    animal = lm.token_id(block["token"])
+    assert abs(100 * float(result.before[animal]) - 48.6) < 0.5, "the explanation quotes 48.6% with every head on"
+    _close(q, 100 * float(result.after[animal]))
+
+
 CHECKS = {
     ("lessons/01-why-llms/quiz.yaml", "q9-playground-memory"): check_playground_memory,
     ("lessons/03-tokens-embeddings-hidden-states/quiz.yaml", "q9-p-paris"): check_p_paris,
     ("lessons/02-transformer-attention/quiz.yaml", "q10-it-animal-head"): check_it_animal_head,
+    ("lessons/02-transformer-attention/quiz.yaml", "q11-switch-off-13-8"): check_switch_off_probability,
+    ("lessons/03-tokens-embeddings-hidden-states/quiz.yaml", "q10-paris-first-layer"): check_lens_first_layer,
     ("lessons/09-risks-limits/quiz.yaml", "q9-mars-top-probability"): check_mars_top_probability,
     ("lessons/10-how-training-works/quiz.yaml", "q1-paris-loss"): check_next_token_loss,
     ("lessons/10-how-training-works/quiz.yaml", "q2-initial-loss"): check_initial_loss,

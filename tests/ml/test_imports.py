@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-MODEL_CODE = ["playground.ml.engine", "playground.ml.sampling", "playground.ml.loading", "playground.ml.attention",
+MODEL_CODE = ["playground.ml.engine", "playground.ml.sampling", "playground.ml.loading", "playground.ml.attention", "playground.ml.lens",
               "playground.ml.pool", "playground.ml.provision", "training.ml.train", "training.ml.datasets",
               "training.ml.runner", "training.ml.child"]
 WEB = ("django", "channels", "celery", "asgiref", "config", "core", "accounts", "courseapp", "dashboards", "ops")

@@ -93,7 +93,7 @@ def test_the_training_child_runs_with_the_policys_threads_and_priority(celery_wo
 @pytest.mark.slow
 def test_a_cuda_out_of_memory_in_the_child_fails_the_job_with_a_translated_reason(
         monkeypatch, registered_models, tiny):
-    # The child (a real process) raises torch.cuda.OutOfMemoryError at its first step;
+    # The child (a real process) raises torch.cuda.OutOfMemoryError once torch is up;
     # everything after that is the path a real one takes.
     monkeypatch.setenv("LLM_TEST_TRAINING_FAULT", "cuda_oom")
     monkeypatch.setattr(services, "job_enqueue", lambda **kw: None)  # run it here, not on a worker

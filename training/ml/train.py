@@ -207,6 +207,8 @@ def run_training(cfg: TrainConfig, rows: list[dict], *, report: Callable[[dict],
 
     report({"type": "started", "device": device, "torch_threads": torch.get_num_threads(), **scheduling_of(),
             "cuda_memory_fraction": cfg.cuda_memory_fraction if cuda else None})
+    if os.environ.get("LLM_TEST_TRAINING_FAULT") == "cuda_oom":  # tests only: the OOM path on a CPU host
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory (injected by LLM_TEST_TRAINING_FAULT)")
     train_rows, eval_rows = split_rows(rows, eval_fraction=cfg.eval_fraction, seed=cfg.seed)
     eval_rows = eval_rows[: cfg.max_eval_rows]
     report({"type": "log", "message": f"{len(train_rows)} training rows, {len(eval_rows)} held out; device {device}"})
@@ -236,8 +238,6 @@ def run_training(cfg: TrainConfig, rows: list[dict], *, report: Callable[[dict],
         lr = lr_at(step, cfg)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        if os.environ.get("LLM_TEST_TRAINING_FAULT") == "cuda_oom":  # tests only: the OOM path on a CPU host
-            raise torch.cuda.OutOfMemoryError("CUDA out of memory (injected by LLM_TEST_TRAINING_FAULT)")
         # forward + backward + update
         loss, tokens = step_fn(batch_rows)
         loss.backward()

@@ -217,8 +217,12 @@ def main():
         try:
             asyncio.run(ws_run(base, cookies[0], 4))  # warm-up
             quiet = summary([one_round(bare, base, cookies, args.tokens) for _ in range(args.quiet_rounds)])
-            results = {name: policy_run(name, user=trainer, steps=args.steps, bare=bare, base=base, cookies=cookies,
-                                        tokens=args.tokens) for name in args.policies}
+            print(f"quiet: {quiet}", flush=True)
+            results = {}
+            for name in args.policies:
+                results[name] = policy_run(name, user=trainer, steps=args.steps, bare=bare, base=base,
+                                           cookies=cookies, tokens=args.tokens)
+                print(f"{name}: {results[name]}", flush=True)
         finally:
             bare.close()
     report(quiet, results)

@@ -72,3 +72,17 @@ def server(port: int):
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+@contextmanager
+def celery_worker(extra_env: dict | None = None, queue: str = "default"):
+    """Run the product's Celery worker (as `manage.py serve` starts it) on the bench site."""
+    proc = subprocess.Popen([sys.executable, "-m", "celery", "-A", "config", "worker", "--concurrency", "1",
+                             "--loglevel", "WARNING", "-Q", queue, "-n", f"bench-{os.getpid()}@%h"],
+                            cwd=ROOT, env={**env(), **(extra_env or {})})
+    try:
+        time.sleep(3)  # the filesystem broker has no handshake; a task sent early waits in the queue anyway
+        yield proc
+    finally:
+        proc.terminate()
+        proc.wait(30)

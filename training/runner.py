@@ -73,7 +73,8 @@ def job_progress_record(*, job_id: int, attempt: int, event: dict, elapsed: floa
                 "tokens_per_second": event.get("tokens_per_second", 0.0), "elapsed": round(elapsed, 3)})
     elif kind == "started":
         _attempt(job_id, attempt).update(device=event["device"])
-        log(job_id, f"training process on {event['device']} ({event.get('torch_threads')} CPU threads)")
+        log(job_id, f"training process on {event['device']} ({event.get('torch_threads')} CPU threads, "
+                    f"{event.get('policy', '?')}, nice {event.get('nice', '?')})")
     elif kind == "eval":
         field = "eval_before" if event["phase"] == "before" else "eval_after"
         _attempt(job_id, attempt).update(**{field: event["metrics"]})
@@ -185,6 +186,15 @@ def jobs_recover_stale() -> dict[int, str]:
 
 
 # --- running one attempt (inside the Celery task) ------------------------------------------
+def host_training_policy():
+    """This host's resource policy for a training child, from the settings (0: derived)."""
+    from playground.ml.resources import training_policy
+
+    return training_policy(threads=settings.TRAINING_CPU_THREADS, priority=settings.TRAINING_CPU_PRIORITY,
+                           passive_wait=settings.TRAINING_OMP_PASSIVE,
+                           cuda_memory_fraction=settings.TRAINING_CUDA_MEMORY_FRACTION)
+
+
 def job_output_dir(job: FineTuneJob) -> Path:
     return Path(settings.VAR_DIR) / "training" / "jobs" / str(job.pk) / f"attempt-{job.attempts}"
 
@@ -195,6 +205,8 @@ def job_execute(*, job_id: int, attempt: int) -> FineTuneJob | None:
     torch is never imported here: the worker's parent process stays free of CUDA,
     and the child gives all its memory back when it exits.
     """
+    from playground.ml.resources import training_child_env
+
     from .ml.runner import SUCCEEDED, TrainingChild, supervise
     from .ml.train import TrainConfig
 
@@ -215,13 +227,16 @@ def job_execute(*, job_id: int, attempt: int) -> FineTuneJob | None:
     shutil.rmtree(out_dir, ignore_errors=True)
     out_dir.mkdir(parents=True)
     p = job.params
+    policy = host_training_policy()
     config = TrainConfig(
         kind=job.kind, base_path=base_path, output_dir=str(out_dir / "model"), method=p["method"], steps=p["steps"],
         batch_size=p["batch_size"], seq_len=p["seq_len"], learning_rate=p["learning_rate"],
         warmup_steps=p["warmup_steps"], lora_r=p["lora_r"], lora_alpha=2 * p["lora_r"],
         eval_fraction=p["eval_fraction"], seed=p["seed"], device=settings.TRAINING_DEVICE,
-        threads=settings.TRAINING_CPU_THREADS, labels=parsed.labels)
-    child = TrainingChild(config=config.to_dict(), rows=parsed.rows, stderr_path=out_dir / "stderr.log")
+        threads=policy.threads, priority=policy.priority, cuda_memory_fraction=policy.cuda_memory_fraction,
+        labels=parsed.labels)
+    child = TrainingChild(config=config.to_dict(), rows=parsed.rows, stderr_path=out_dir / "stderr.log",
+                          env=training_child_env(policy))
     job_child_started(job_id=job.pk, attempt=attempt, pid=child.pid)
     log(job.pk, f"training process {child.pid} started")
     child_started = time.monotonic()
@@ -243,7 +258,8 @@ def job_execute(*, job_id: int, attempt: int) -> FineTuneJob | None:
     if status == JobStatus.SUCCEEDED:
         output, reason = job_output_store(job=job, attempt=attempt, local_dir=Path(config.output_dir), heartbeat=heartbeat)
         status = JobStatus.SUCCEEDED if output else JobStatus.FAILED
-    finished = job_finish(job_id=job.pk, attempt=attempt, status=status, reason=reason, result=outcome.result,
+    result = outcome.result or ({"error_code": outcome.error_code} if outcome.error_code else None)
+    finished = job_finish(job_id=job.pk, attempt=attempt, status=status, reason=reason, result=result,
                           run_seconds=run_seconds, gpu_seconds=earlier_seconds + run_seconds, output_path=output)
     if finished is None:
         log(job.pk, f"attempt {attempt} stopped after {run_seconds:.1f} s: the job had been given to another attempt")

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, FloatField, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from core import policy
 from playground.models import ModelEntry
@@ -177,11 +178,47 @@ def loss_curve(metrics: list[JobMetric], *, total_steps: int = 0, width: int = 6
     }
 
 
-def job_eta_seconds(*, job: FineTuneJob, metrics: list[JobMetric]) -> float | None:
+# Why a job failed, in the reader's language, by the code the training child reported
+# (training.ml.child); the stored failure_reason keeps the English details below it.
+FAILURE_MESSAGES = {
+    "cuda_out_of_memory": _(
+        "The fine-tune ran out of GPU memory. It may use only part of the GPU, so that the playground keeps "
+        "serving; the playground was not affected. Try a smaller batch size or sequence length, or ask an "
+        "admin to give fine-tunes a GPU of their own."),
+}
+
+
+def job_failure_message(*, job: FineTuneJob) -> str:
+    """The translated explanation of a failure with a known code, or ""."""
+    code = (job.result or {}).get("error_code", "") if job.status == JobStatus.FAILED else ""
+    return str(FAILURE_MESSAGES.get(code, ""))
+
+
+PACE_WINDOW = 5  # the estimate follows this many recent steps, so it follows the host's load
+SLOWED = 1.5  # recent steps this much slower than the fastest stretch: the playground is busy
+
+
+@dataclass(frozen=True)
+class Pace:
+    eta_seconds: float | None  # None until two steps are in
+    slowed: bool  # training gives way to the playground right now
+
+
+def job_pace(*, job: FineTuneJob, metrics: list[JobMetric], now=None) -> Pace:
+    """The estimated time to the last step, at the pace of the recent steps (the training
+    child runs at low priority, so it slows while colleagues use the playground), and
+    whether it is slower now than it has been. A step that is overdue counts as taking
+    at least as long as it has so far."""
+    metrics = [m for m in metrics if m.attempt == job.attempts]
     if job.status != JobStatus.RUNNING or len(metrics) < 2:
-        return None
-    per_step = (metrics[-1].elapsed - metrics[0].elapsed) / (len(metrics) - 1)
-    return max(0.0, per_step * (job.steps_total - job.steps_done))
+        return Pace(None, False)
+    steps = [b.elapsed - a.elapsed for a, b in zip(metrics, metrics[1:], strict=False)]  # seconds per step
+    recent = steps[-PACE_WINDOW:]
+    overdue = ((now or timezone.now()) - metrics[-1].created_at).total_seconds()
+    per_step = max(sum(recent) / len(recent), overdue)
+    fastest = min(sum(steps[i:i + len(recent)]) / len(recent) for i in range(len(steps) - len(recent) + 1))
+    return Pace(eta_seconds=max(0.0, per_step * (job.steps_total - job.steps_done)),
+                slowed=per_step > SLOWED * fastest)
 
 
 def usage_by_user(*, since=None) -> QuerySet:

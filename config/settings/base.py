@@ -346,7 +346,15 @@ LLM_REQUESTS_CHANNEL = env_str("LLM_REQUESTS_CHANNEL", "llm.requests")
 # started `-Q gpu0,default`); jobs record it.
 TRAINING_QUEUE = env_str("TRAINING_QUEUE", CELERY_TASK_DEFAULT_QUEUE)
 TRAINING_DEVICE = env_str("TRAINING_DEVICE", "auto")  # auto | cpu | cuda | cuda:N, in the child only
-TRAINING_CPU_THREADS = env_int("TRAINING_CPU_THREADS", 0)  # 0: torch's default
+# The training child beside the model worker (playground/ml/resources.py, docs/DEPLOY.md
+# "Interactive work first"): its torch threads (0: the policy's, one per usable CPU),
+# its CPU priority (idle: SCHED_IDLE, it only gets CPUs nothing else wants; batch:
+# SCHED_BATCH + nice 19; normal: as the Celery worker), a passive OpenMP wait, and on a
+# GPU its share of the device's memory (0: 0.4, leaving the model worker its KV caches).
+TRAINING_CPU_THREADS = env_int("TRAINING_CPU_THREADS", 0)
+TRAINING_CPU_PRIORITY = env_str("TRAINING_CPU_PRIORITY", "idle")
+TRAINING_OMP_PASSIVE = env_bool("TRAINING_OMP_PASSIVE", True)
+TRAINING_CUDA_MEMORY_FRACTION = float(env_str("TRAINING_CUDA_MEMORY_FRACTION", "0") or 0)
 TRAINING_MAX_ATTEMPTS = env_int("TRAINING_MAX_ATTEMPTS", 2)  # a job whose worker died is requeued up to here
 TRAINING_CANCEL_GRACE_SECONDS = env_int("TRAINING_CANCEL_GRACE_SECONDS", 5)  # then SIGTERM, then SIGKILL
 TRAINING_JOB_MAX_SECONDS = env_int("TRAINING_JOB_MAX_SECONDS", 2 * 3600)  # the runner stops the child

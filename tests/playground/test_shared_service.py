@@ -230,7 +230,33 @@ async def _socket_life(cookie, rng, references, tally, request_id, deadline):
     await comm.disconnect()
 
 
-async def test_soak_many_employees_interleaved(model_worker):
+def _fine_tune_during_soak():
+    """A colleague's fine-tune on the same host, through the real Celery worker and its
+    training child, long enough to last the soak."""
+    from tests.factories import make_user
+    from training import services
+
+    user = make_user()
+    services.quota_set(user=user, max_concurrent=1, gpu_seconds_per_week=None)
+    return services.job_submit(user=user, kind="causal_lm", preset="cpu-quick", builtin_dataset="company-faq",
+                               overrides={"steps": 1000, "batch_size": 2, "seq_len": 32, "eval_fraction": 0.1})
+
+
+def _fine_tune_after_soak(job_id):
+    """It ran all along (low priority is not starvation to death) and still stops on request."""
+    from tests.training.conftest import wait_final
+    from training import services
+    from training.models import FineTuneJob, JobStatus
+
+    job = FineTuneJob.objects.get(pk=job_id)
+    assert job.status == JobStatus.RUNNING and job.child_pid, (job.status, job.failure_reason)
+    services.job_cancel(job_id=job_id)
+    assert wait_final(job_id, timeout=60).status == JobStatus.CANCELLED
+    return job.steps_done
+
+
+async def test_soak_many_employees_interleaved(model_worker, celery_worker, registered_models):
+    fine_tune = await sync_to_async(_fine_tune_during_soak)()
     loaded = model_worker.models[MODEL]
     references = {}
     for prompt in SOAK_PROMPTS:
@@ -263,7 +289,8 @@ async def test_soak_many_employees_interleaved(model_worker):
         _, _, done = await collect(comm)
         assert done["type"] == "done", done
         await comm.disconnect()
-    print("soak:", vars(tally))
+    steps = await sync_to_async(_fine_tune_after_soak)(fine_tune.pk)
+    print("soak:", vars(tally), f"fine-tune steps meanwhile: {steps}")
 
 
 def test_every_worker_error_code_has_words_in_both_languages():

@@ -7,6 +7,11 @@ touched here and every byte of GPU memory goes back when we exit. Protocol:
   "cancel" asks for a clean stop. EOF on stdin means the parent died: exit at once,
   so a killed worker never leaves an orphan training on the GPU.
 - stdout: one event per line, prefixed with EVENT_PREFIX (libraries may print too).
+  An "error" event may carry a `code` (CUDA_OUT_OF_MEMORY) the web side translates.
+
+Before torch loads, the child lowers its own CPU priority as the host's resource policy
+says (playground/ml/resources.py); the parent already put the OpenMP settings in its
+environment.
 """
 
 from __future__ import annotations
@@ -19,11 +24,10 @@ import traceback
 
 EVENT_PREFIX = "@@event "
 EXIT_OK, EXIT_FAILED, EXIT_CANCELLED, EXIT_ORPHANED = 0, 1, 2, 3
+CUDA_OUT_OF_MEMORY = "cuda_out_of_memory"
 
 
 def main() -> int:
-    from .train import Stopped, TrainConfig, run_training
-
     out = sys.stdout
     lock = threading.Lock()
 
@@ -33,6 +37,13 @@ def main() -> int:
             out.flush()
 
     job = json.loads(sys.stdin.readline())
+    # First, while this is the only thread: every thread started later (the OpenMP
+    # team's too) inherits the policy.
+    from playground.ml.resources import apply_training_priority
+
+    apply_training_priority(job["config"].get("priority", "normal"))
+    from .train import Stopped, TrainConfig, run_training
+
     stop = threading.Event()
 
     def watch_parent():
@@ -48,10 +59,16 @@ def main() -> int:
         report({"type": "log", "message": "stopped on request"})
         return EXIT_CANCELLED
     except Exception as exc:
-        report({"type": "error", "message": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()})
+        report({"type": "error", "message": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc(),
+                **({"code": CUDA_OUT_OF_MEMORY} if _is_cuda_oom(exc) else {})})
         return EXIT_FAILED
     report({"type": "done", "result": result})
     return EXIT_OK
+
+
+def _is_cuda_oom(exc: BaseException) -> bool:
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(exc, torch.cuda.OutOfMemoryError)
 
 
 if __name__ == "__main__":

@@ -18,12 +18,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .child import EVENT_PREFIX, EXIT_CANCELLED, EXIT_OK
+from .child import CUDA_OUT_OF_MEMORY, EVENT_PREFIX, EXIT_CANCELLED, EXIT_OK
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 
 SUCCEEDED, FAILED, CANCELLED, TIMED_OUT = "succeeded", "failed", "cancelled", "timed_out"
 SUPERSEDED = "superseded"  # the job was given to another attempt (recovery requeued or failed it)
+# Stored in English with the job; the page shows its translation (training.selectors.FAILURE_MESSAGES).
+CUDA_OOM_REASON = ("The fine-tune ran out of GPU memory within its share of the device; "
+                   "the playground kept its own.")
 
 
 @dataclass
@@ -32,6 +35,7 @@ class Outcome:
     reason: str = ""
     result: dict | None = None
     exit_code: int | None = None
+    error_code: str = ""  # from the child's error event (CUDA_OUT_OF_MEMORY), for a translated message
 
 
 class TrainingChild:
@@ -117,7 +121,7 @@ def supervise(
     attempts never train the same job at once."""
     started = time.monotonic()
     last_beat = 0.0
-    result, error = None, None
+    result, error, error_code = None, None, ""
     stopping: str | None = None
     try:
         while True:
@@ -131,7 +135,7 @@ def supervise(
                 if event["type"] == "done":
                     result = event["result"]
                 elif event["type"] == "error":
-                    error = event["message"]
+                    error, error_code = event["message"], event.get("code", "")
                 on_event(event)
                 if not child.events.empty():
                     continue  # drain a burst before the slower checks
@@ -152,7 +156,12 @@ def supervise(
         raise
     finally:
         child.close()
-    return _outcome(child, stopping=stopping, code=code, result=result, error=error, max_seconds=max_seconds)
+    outcome = _outcome(child, stopping=stopping, code=code, result=result, error=error, max_seconds=max_seconds)
+    if outcome.status == FAILED and error_code:
+        outcome.error_code = error_code
+        if error_code == CUDA_OUT_OF_MEMORY:
+            outcome.reason = CUDA_OOM_REASON + "\n" + outcome.reason
+    return outcome
 
 
 def _stop_reason(*, owned: bool | None, cancel_requested: Callable[[], bool], elapsed: float,
@@ -181,6 +190,7 @@ def _outcome(child: TrainingChild, *, stopping: str | None, code: int, result: d
     if code == EXIT_CANCELLED:
         return Outcome(CANCELLED, "cancelled on request", result, code)
     reason = error or f"the training process exited with status {code}"
+
     tail = child.stderr_tail()
     if not error and tail:
         reason += "\n" + tail

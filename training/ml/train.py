@@ -12,6 +12,7 @@ between steps, so a cancel ends the loop cleanly before the parent has to kill u
 from __future__ import annotations
 
 import math
+import os
 import random
 import time
 from collections.abc import Callable
@@ -43,7 +44,9 @@ class TrainConfig:
     max_eval_rows: int = 16  # caps eval time on big datasets
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    threads: int = 0  # torch CPU threads; 0 = torch's default
+    threads: int = 0  # torch CPU threads; 0 = torch's default (the parent passes the resource policy's)
+    priority: str = "normal"  # CPU priority the child takes at start (playground.ml.resources)
+    cuda_memory_fraction: float = 0.0  # cap on this process's share of the GPU's memory; 0 = none
     labels: list[str] = field(default_factory=list)  # classifier label set
 
     def to_dict(self) -> dict:
@@ -192,12 +195,20 @@ def run_training(cfg: TrainConfig, rows: list[dict], *, report: Callable[[dict],
     torch.manual_seed(cfg.seed)
     device = resolve_device(cfg.device)
     cuda = device.startswith("cuda")
+    if cuda and cfg.cuda_memory_fraction:
+        # Past the cap the allocator raises OutOfMemoryError here, not in the model worker.
+        torch.cuda.set_per_process_memory_fraction(cfg.cuda_memory_fraction, torch.device(device))
 
     def autocast():
         # bf16 autocast on the GPU; on the CPU bf16 is slower than fp32, so plain fp32.
         return torch.autocast("cuda", dtype=torch.bfloat16) if cuda else contextlib.nullcontext()
 
-    report({"type": "started", "device": device, "torch_threads": torch.get_num_threads()})
+    from playground.ml.resources import scheduling_of
+
+    report({"type": "started", "device": device, "torch_threads": torch.get_num_threads(), **scheduling_of(),
+            "cuda_memory_fraction": cfg.cuda_memory_fraction if cuda else None})
+    if os.environ.get("LLM_TEST_TRAINING_FAULT") == "cuda_oom":  # tests only: the OOM path on a CPU host
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory (injected by LLM_TEST_TRAINING_FAULT)")
     train_rows, eval_rows = split_rows(rows, eval_fraction=cfg.eval_fraction, seed=cfg.seed)
     eval_rows = eval_rows[: cfg.max_eval_rows]
     report({"type": "log", "message": f"{len(train_rows)} training rows, {len(eval_rows)} held out; device {device}"})

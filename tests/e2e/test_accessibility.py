@@ -28,9 +28,12 @@ PAGES = [
     (Role.ADMIN, "/learn/{course}/" + LESSON),  # admins open any lesson past its prerequisites
     (Role.EMPLOYEE, "/playground/"),
     (Role.EMPLOYEE, "/playground/attention/"),
+    (Role.EMPLOYEE, "/playground/lens/"),
     (Role.EMPLOYEE, "/training/"),
     (Role.EMPLOYEE, "/me/progress/"),
     (Role.MANAGER, "/team/"),
+    (Role.MANAGER, "/team/literacy/"),
+    (Role.ADMIN, "/audit/"),
 ]
 
 

@@ -183,12 +183,15 @@ def lens_page(request):
     if not policy.may_learn(request.user):
         raise PermissionDenied
     models = list(causal_models_usable_by(user=request.user))
-    if not any(key in request.GET for key in ("run", "text", "model")) and models:
-        # A bare visit: show the example straight away rather than an empty page.
+    if not any(request.GET.get(key) for key in ("run", "model")) and models:
+        # No model named (a bare visit, or a text from a link): the default model, and on a
+        # bare visit the example straight away rather than an empty page.
         names = [m.name for m in models]
         default = settings.LLM_DEFAULT_MODELS[ModelKind.CAUSAL_LM]
         query = request.GET.copy()
-        query.update({"model": default if default in names else names[0], **EXAMPLE})
+        query["model"] = default if default in names else names[0]
+        if not request.GET.get("text"):
+            query.update(EXAMPLE)
         return redirect(f"{request.path}?{query.urlencode()}")
     context, status = _page_context(request)
     context.update({"models": models, "model": request.GET.get("model", ""), "text": request.GET.get("text", ""),

@@ -99,6 +99,15 @@ async def test_a_bare_visit_opens_on_the_example(registered_models):
     assert response.status_code == 302 and "text=The+capital+of+France+is" in response.url
 
 
+async def test_a_text_without_a_model_opens_on_the_default_model(registered_models):
+    """A link that names only the text (a learner's own bookmark, say) gets the default model, not an error."""
+    client, _ = await client_for()
+    response = await client.get("/playground/lens/", {"text": "Two plus two is"})
+    assert response.status_code == 302
+    assert "model=smollm2-135m-instruct" in response.url and "text=Two+plus+two+is" in response.url
+    assert "France" not in response.url
+
+
 async def test_a_fine_tune_is_its_owners_and_stands_beside_the_base(model_worker, tmp_path):
     from transformers import AutoModelForCausalLM
 

@@ -59,7 +59,7 @@ def export_row_count(*, viewer: User, kind: str, team_ids: list[int] | None, fil
     if kind == "matrix":
         people = User.objects.filter(team__in=teams, is_active=True).count()
         return people * sum(c.lesson_count for c in filters.courses)
-    return Attempt.objects.filter(filters.window("started_at"), user__team__in=teams, user__is_active=True,
+    return Attempt.objects.filter(filters.window("started_at"), user__team__in=teams,
                                   quiz__course_id__in=filters.course_ids).count()
 
 
@@ -94,7 +94,9 @@ def _export_rows(*, viewer: User, kind: str, team_ids: list[int] | None, filters
                                "" if cell.passed is None else ("yes" if cell.passed else "no")]
         return
     yield ATTEMPTS_HEADER
-    qs = (Attempt.objects.filter(filters.window("started_at"), user__team__in=teams, user__is_active=True,
+    # The attempts are history: a leaver's (deactivated, never erased) stay in them. The
+    # matrix is the team as it is now, its current members.
+    qs = (Attempt.objects.filter(filters.window("started_at"), user__team__in=teams,
                                  quiz__course_id__in=filters.course_ids)
           .select_related("user__team", "quiz__course")
           .only("number", "status", "score", "passed", "started_at", "submitted_at", "user__username",

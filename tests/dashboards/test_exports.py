@@ -39,3 +39,24 @@ def test_an_assignment_is_found_only_within_the_viewers_teams(course):
             scope.assignment_get(viewer=other_manager, assignment_id=assignment.pk)
     with pytest.raises(NotFound):
         scope.assignment_get(viewer=manager, assignment_id=10**9)
+
+
+def test_a_leavers_attempts_stay_in_the_attempts_export(course):
+    """Deactivated people (leavers, never erased) keep their history in the attempts
+    export; the matrix lists the team as it is now."""
+    from courseapp.models import Lesson
+    from dashboards.filters import Filters
+    from tests.dashboards.factories import attempt
+
+    team, manager, (stays, leaves) = team_with(2)
+    quiz = Lesson.objects.filter(course=course).first().quiz
+    attempt(stays, quiz, score=80)
+    attempt(leaves, quiz, score=90)
+    leaves.is_active = False
+    leaves.save(update_fields=["is_active"])
+    filters = Filters(courses=tuple(scope.courses_for(viewer=manager)))
+    rows = list(exports.export_rows(viewer=manager, kind="attempts", team_ids=None, filters=filters))
+    assert {r[1] for r in rows[1:]} == {stays.username, leaves.username}
+    assert exports.export_row_count(viewer=manager, kind="attempts", team_ids=None, filters=filters) == 2
+    matrix = list(exports.export_rows(viewer=manager, kind="matrix", team_ids=None, filters=filters))
+    assert leaves.username not in {r[1] for r in matrix[1:]}

@@ -33,7 +33,9 @@ MATH_RE = re.compile(
 )
 
 TRYIT_MODES = ("completion", "chat")
-TRYIT_VIEWS = ("generation", "probabilities", "attention", "tokens", "lens", "ablation")  # tokens: the playground's tokenizer card
+# tokens: the playground's tokenizer card; compare: the compare page, this model beside the
+# learner's own newest fine-tune (playground.views.compare, `b=mine`)
+TRYIT_VIEWS = ("generation", "probabilities", "attention", "tokens", "lens", "ablation", "compare")
 TRYIT_PARAMS = ("temperature", "top_k", "top_p", "max_new_tokens", "repetition_penalty", "seed")
 TRYIT_KEYS = {"label", "model", "mode", "view", "prompt", "params", "layer", "head", "token", "switch_off"}
 TRYIT_ATTENTION_KEYS = ("layer", "head")  # where the attention heatmap opens; attention view only
@@ -103,6 +105,9 @@ class TryIt:
             return f"{reverse('playground:lens')}?{urlencode(self.lens_query)}"
         if self.view == "attention":
             return f"{reverse('playground:attention')}?{urlencode({'view': 'heatmap'} | self.attention_query)}"
+        if self.view == "compare":
+            query = {"a": self.model, "b": "mine", "mode": self.mode, "prompt": self.prompt}
+            return f"{reverse('playground:compare')}?{urlencode(query)}"
         if self.view == "tokens":
             # The tokenizer card reads tok_model and tok_text, and splits the text on arrival.
             query = {"tok_model": self.model, "tok_text": self.prompt}
@@ -171,7 +176,7 @@ def _check_lens_keys(source: str, data: dict, view: str, line: int):
 
 def _tryit_card(tryit: TryIt) -> str:
     view_names = {"generation": _("generation"), "probabilities": _("probabilities"), "attention": _("attention"),
-                  "tokens": _("tokens"),
+                  "tokens": _("tokens"), "compare": _("beside your fine-tune"),
                   "lens": _("layer by layer"), "ablation": _("switch-off")}
     meta = [tryit.model, view_names[tryit.view]]
     if tryit.switch_off:
@@ -193,6 +198,7 @@ def _tryit_card(tryit: TryIt) -> str:
         embed = (f'<iframe class="tryit-embed" loading="lazy" title="{html.escape(title)}" '
                  f'src="{html.escape(src)}"></iframe>')
     button = {"attention": _("Open in the attention view"), "tokens": _("Open in the tokenizer"),
+              "compare": _("Compare with your fine-tune"),
               "lens": _("Open in the layer view"), "ablation": _("Open in the layer view")}.get(
         tryit.view, _("Open in the playground"))
     return (

@@ -84,11 +84,14 @@ def run_detail(request, public_id):
         "can_use_model": model_usable_by(user=request.user, name=run.model_name)})
 
 
+COMPARE_MINE = "mine"
+
 
 @role_required(Role.EMPLOYEE)
 def compare(request):
     """The same prompt on two language models side by side (SmolLM2 and an endpoint model,
-    by default): `?a=<model>&b=<model>` preselects them."""
+    by default): `?a=<model>&b=<model>` preselects them (`b=mine`: the viewer's newest
+    fine-tune), `?prompt=` and `?mode=` fill in the form."""
     models = list(causal_models_usable_by(user=request.user))
     names = [m.name for m in models]
     endpoints = [m.name for m in models if m.kind == ModelKind.ENDPOINT]
@@ -96,4 +99,12 @@ def compare(request):
     second = endpoints[0] if endpoints else (names[1] if len(names) > 1 else first)
     chosen = {side: request.GET.get(side) if request.GET.get(side) in names else default
               for side, default in (("a", first), ("b", second))}
-    return render(request, "playground/compare.html", {"models": models, "chosen": chosen})
+    # ?b=mine (a lesson's Try it): the learner's own newest fine-tune, which only they may use.
+    own = [m for m in models if m.owner_id == request.user.pk]
+    no_finetune = request.GET.get("b") == COMPARE_MINE and not own
+    if request.GET.get("b") == COMPARE_MINE and own:
+        chosen["b"] = max(own, key=lambda m: (m.created_at, m.pk)).name
+    mode = request.GET.get("mode") if request.GET.get("mode") in MODES else "chat"
+    prompt = request.GET.get("prompt", "")[:MAX_PROMPT_CHARS]
+    return render(request, "playground/compare.html", {"models": models, "chosen": chosen, "mode": mode,
+                                                       "prompt": prompt, "no_finetune": no_finetune})

@@ -99,3 +99,11 @@ def test_a_tokens_tryit_opens_the_tokenizer_card_on_its_model_and_text():
     html = render_markdown("```tryit\nlabel: L\nmodel: minilm-l6-v2\nview: tokens\nprompt: \"大语言模型\"\n```\n")
     assert 'href="/playground/?tok_model=minilm-l6-v2&amp;tok_text=%E5%A4%A7%E8%AF%AD%E8%A8%80%E6%A8%A1%E5%9E%8B#tokenizer"' in html
     assert ">Open in the tokenizer</a>" in html and "minilm-l6-v2 · tokens" in html
+
+
+def test_a_compare_tryit_opens_the_compare_page_beside_the_learners_fine_tune():
+    html = render_markdown("```tryit\nlabel: L\nmodel: smollm2-135m-instruct\nmode: chat\nview: compare\n"
+                           "prompt: \"How many days of leave?\"\n```\n")
+    assert ('href="/playground/compare/?a=smollm2-135m-instruct&amp;b=mine&amp;mode=chat&amp;'
+            'prompt=How+many+days+of+leave%3F"') in html
+    assert ">Compare with your fine-tune</a>" in html and "smollm2-135m-instruct · beside your fine-tune" in html

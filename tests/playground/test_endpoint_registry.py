@@ -144,3 +144,28 @@ def test_attention_says_why_an_endpoint_model_has_none(client, employee):
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["code"] == "endpoint_no_attention" and "权重" in error["message"]
+
+
+@pytest.mark.django_db
+def test_a_lesson_link_puts_the_learners_own_newest_fine_tune_beside_the_model(client, employee):
+    """`?b=mine` (a lesson's compare Try it) is the viewer's newest fine-tune, never a
+    colleague's; with none, model B is another model and the page says how to train one.
+    The prompt and mode come from the link."""
+    base = ModelEntry.objects.create(name="smollm2-135m-instruct", display_name="SmolLM2",
+                                     kind=ModelKind.CAUSAL_LM, source="/x", is_builtin=True)
+    colleague = make_user(Role.EMPLOYEE)
+    ModelEntry.objects.create(name="ft-9-colleague", display_name="Theirs", kind=ModelKind.CAUSAL_LM,
+                              source="/x", owner=colleague, base=base)
+    client.force_login(employee)
+    link = {"a": "smollm2-135m-instruct", "b": "mine", "mode": "completion", "prompt": "How many days of leave?"}
+    page = client.get(reverse("playground:compare"), link)
+    assert page.context["chosen"]["b"] != "ft-9-colleague" and page.context["no_finetune"]
+    html = page.content.decode()
+    assert "You have no fine-tuned model yet" in html and "How many days of leave?</textarea>" in html
+    assert '<option value="completion" selected>' in html
+    for n in (1, 2):
+        ModelEntry.objects.create(name=f"ft-{n}-mine", display_name=f"Mine {n}", kind=ModelKind.CAUSAL_LM,
+                                  source="/x", owner=employee, base=base)
+    page = client.get(reverse("playground:compare"), link)
+    assert page.context["chosen"] == {"a": "smollm2-135m-instruct", "b": "ft-2-mine"}
+    assert not page.context["no_finetune"]

@@ -13,10 +13,17 @@
   const grids = {}; // "a" / "b" → the grid payload
   let selected = null; // {layer, pos}
 
-  function colour(p) { // white → deep blue
+  function rgb(p) { // white → deep blue
     const t = Math.min(1, Math.max(0, p));
-    const r = Math.round(255 - t * 219), g = Math.round(255 - t * 207), b = Math.round(255 - t * 101);
-    return `rgb(${r},${g},${b})`;
+    return [Math.round(255 - t * 219), Math.round(255 - t * 207), Math.round(255 - t * 101)];
+  }
+  function colour(p) { const [r, g, b] = rgb(p); return `rgb(${r},${g},${b})`; }
+  // White text where the cell is darker than WCAG's crossover (relative luminance 0.18),
+  // black above it: either way the text keeps 4.5:1 against the cell.
+  function isDark(p) {
+    const lin = (c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+    const [r, g, b] = rgb(p).map(lin);
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b < 0.18;
   }
 
   async function getJSON(url) {
@@ -79,7 +86,7 @@
         button.dataset.which = which;
         button.textContent = show(grid.vocab[id]);
         button.style.background = colour(p);
-        if (p > 0.55) button.classList.add("dark");
+        if (isDark(p)) button.classList.add("dark");
         if (id === grid.final_top[pos]) button.classList.add("final");
         if (grid.pick && grid.pick.ranks[layer - grid.from][pos] === 1) button.classList.add("pick-top");
         if (other && other.tokens.length === t && top1(other, layer, pos) !== id) {

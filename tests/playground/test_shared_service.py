@@ -296,9 +296,11 @@ async def test_soak_many_employees_interleaved(model_worker, celery_worker, regi
 def test_every_worker_error_code_has_words_in_both_languages():
     from playground.client import _texts, error_text
 
-    # Every parameter any code's words use (the endpoint codes add status, retry_after, where).
+    # Every parameter any code's words use (the endpoint codes add status, retry_after, where;
+    # the layer view's add token, pieces and item).
     params = {"tokens": 300, "limit": 256, "model": "m", "view": "model", "max": 29, "status": 401,
-              "retry_after": 5, "where": "LLM_ENDPOINT_KEY"}
+              "retry_after": 5, "where": "LLM_ENDPOINT_KEY", "token": " Paris", "pieces": "' Par', 'is'",
+              "item": "31.2"}
     with translation.override("en"):
         codes = list(_texts())
     for code in codes:

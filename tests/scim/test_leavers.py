@@ -26,6 +26,13 @@ from training.models import FineTuneJob, JobStatus
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.fixture(autouse=True)
+def no_broker(monkeypatch):
+    """The jobs here must stay queued: a Celery worker that another test module left
+    running on the same broker would otherwise take them (and run, or fail, them)."""
+    monkeypatch.setattr(training, "job_enqueue", lambda **kw: None)
+
+
 @pytest.mark.parametrize("engine", ["django.contrib.sessions.backends.db",
                                     "django.contrib.sessions.backends.cached_db"])
 def test_deactivation_ends_every_session_and_cancels_fine_tunes(settings, engine):

@@ -27,6 +27,13 @@ from training.models import FineTuneJob, JobStatus
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
+@pytest.fixture(autouse=True)
+def no_broker(monkeypatch):
+    """The leaver's fine-tune must still be queued when they leave: the session's Celery
+    worker, if an earlier test started it, would otherwise already be running it."""
+    monkeypatch.setattr(training, "job_enqueue", lambda **kw: None)
+
+
 @sync_to_async
 def setup_leaver(scim_headers):
     client = Client()

@@ -261,19 +261,11 @@ def minilm_tokenizer():
     return AutoTokenizer.from_pretrained(str(minilm_path()))
 
 
-def check_minilm_unk_count(lm, q):
-    tokens = minilm_tokenizer().tokenize(_quoted(q["prompt"]["en"]))
-    _close(q, tokens.count("[UNK]"))
-
-
 def check_minilm_unknown_tokens(lm, q):
     """The quoted sentence in MiniLM's tokenizer, as the playground's Tokenizer card splits it: how many [UNK]s."""
-    from transformers import AutoTokenizer
-
-    from playground.ml.provision import minilm_path
     from playground.ml.tokens import tokenize
 
-    pieces = [t["piece"] for t in tokenize(AutoTokenizer.from_pretrained(minilm_path()), _quoted(q["prompt"]["en"]))]
+    pieces = [t["piece"] for t in tokenize(minilm_tokenizer(), _quoted(q["prompt"]["en"]))]
     _close(q, pieces.count("[UNK]"))
 
 
@@ -349,7 +341,7 @@ CHECKS = {
     ("lessons/07-decoding-sampling/quiz.yaml", "q11-cloudy-nucleus"): check_cloudy_nucleus,
     ("lessons/15-post-training/quiz.yaml", "q1-im-end-without-template"): check_im_end_without_template,
     ("lessons/16-evaluating-llm-apps/quiz.yaml", "q1-judge-position-bias"): check_judge_position_bias,
-    ("lessons/17-tokenizer-lab/quiz.yaml", "q1-minilm-unk-count"): check_minilm_unk_count,
+    ("lessons/17-tokenizer-lab/quiz.yaml", "q1-minilm-unk-count"): check_minilm_unknown_tokens,
 }
 
 

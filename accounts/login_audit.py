@@ -4,16 +4,12 @@ whichever door (the password form, OpenID Connect, SAML). Wired in AccountsConfi
 from __future__ import annotations
 
 from audit.models import Source
-from audit.services import Origin, audit_record
+from audit.services import Origin, audit_record, client_address
 
 _RECORDED = "_login_failed_recorded"
 
 # The authentication backends of company sign-in; any other is a local password.
 IDP_BACKENDS = ("accounts.oidc.OIDCBackend", "accounts.saml.SAMLBackend")
-
-
-def _address(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None if request is not None else None
 
 
 def login_failed_record(request, *, reason: str, protocol: str, username: str = "", detail: str = "") -> None:
@@ -25,7 +21,7 @@ def login_failed_record(request, *, reason: str, protocol: str, username: str = 
         setattr(request, _RECORDED, True)
     source = Source.WEB if protocol == "password" else Source.IDP
     audit_record(action="auth.login_failed",
-                 origin=Origin(source=source, address=_address(request), label=username or protocol),
+                 origin=Origin(source=source, address=client_address(request), label=username or protocol),
                  after={"protocol": protocol, "reason": reason, "username": username, "detail": detail[:300]})
 
 
@@ -33,14 +29,14 @@ def on_user_logged_in(sender, request, user, **kwargs):
     backend = getattr(user, "backend", "") or ""
     protocol = {"accounts.oidc.OIDCBackend": "oidc", "accounts.saml.SAMLBackend": "saml"}.get(backend, "password")
     source = Source.IDP if backend in IDP_BACKENDS else Source.WEB
-    audit_record(action="auth.login", origin=Origin(source=source, actor=user, address=_address(request)),
+    audit_record(action="auth.login", origin=Origin(source=source, actor=user, address=client_address(request)),
                  target=user, after={"protocol": protocol})
 
 
 def on_user_logged_out(sender, request, user, **kwargs):
     if user is None:  # no one was signed in
         return
-    audit_record(action="auth.logout", origin=Origin(source=Source.WEB, actor=user, address=_address(request)),
+    audit_record(action="auth.logout", origin=Origin(source=Source.WEB, actor=user, address=client_address(request)),
                  target=user)
 
 

@@ -21,7 +21,7 @@ from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
 from audit.models import Source
-from audit.services import Origin
+from audit.services import Origin, client_address
 
 from .sso import IdPIdentity, SSORefused, oidc_enabled, user_provision_from_idp
 from .sso_refusal import refusal
@@ -69,7 +69,7 @@ class OIDCBackend(OIDCAuthenticationBackend):
             groups=_claim_list(claims.get(settings.SSO_GROUPS_CLAIM)),
             department=department if isinstance(department, str) else "",
         )
-        origin = Origin(source=Source.IDP, address=self.request.META.get("REMOTE_ADDR") or None,
+        origin = Origin(source=Source.IDP, address=client_address(self.request),
                         label=f"oidc:{identity.issuer}")
         return user_provision_from_idp(identity=identity, origin=origin)
 

@@ -14,7 +14,7 @@ from djangosaml2.backends import Saml2Backend
 from saml2.response import UnsolicitedResponse
 
 from audit.models import Source
-from audit.services import Origin
+from audit.services import Origin, client_address
 
 from .sso import IdPIdentity, SSORefused, saml_enabled, user_provision_from_idp
 from .sso_refusal import refusal
@@ -38,7 +38,7 @@ class SAMLBackend(Saml2Backend):
             groups=[str(g) for g in ava.get(settings.SSO_GROUPS_CLAIM, [])],
             department=first(settings.SSO_TEAM_CLAIM),
         )
-        origin = Origin(source=Source.IDP, address=request.META.get("REMOTE_ADDR") or None,
+        origin = Origin(source=Source.IDP, address=client_address(request),
                         label=f"saml:{identity.issuer}")
         return user_provision_from_idp(identity=identity, origin=origin)
 

@@ -15,6 +15,12 @@ from django.utils import timezone
 from .models import AuditEntry, Source
 
 
+def client_address(request) -> str | None:
+    """The address a request came from (uvicorn has already applied the trusted proxy's
+    X-Forwarded-For to REMOTE_ADDR); None without a request or an address."""
+    return (request.META.get("REMOTE_ADDR") or None) if request is not None else None
+
+
 @dataclass(frozen=True)
 class Origin:
     """Who is acting and from where; passed down from the interface (view, command,
@@ -30,7 +36,7 @@ class Origin:
     def from_request(cls, request, *, source: str = Source.WEB) -> Origin:
         user = getattr(request, "user", None)
         actor = user if user is not None and user.is_authenticated else None
-        return cls(source=source, actor=actor, address=request.META.get("REMOTE_ADDR") or None)
+        return cls(source=source, actor=actor, address=client_address(request))
 
 
 SYSTEM = Origin()

@@ -7,7 +7,7 @@ from django.http import HttpResponse
 from django_scim import constants
 
 from audit.models import Source
-from audit.services import Origin
+from audit.services import Origin, client_address
 
 from .tokens import token_authenticate
 
@@ -27,7 +27,7 @@ class BearerTokenCheck:
             response["WWW-Authenticate"] = 'Bearer realm="scim"'
             return response
         request.scim_origin = Origin(source=Source.SCIM, token=token.name, label=f"scim:{token.name}",
-                                     address=request.META.get("REMOTE_ADDR") or None)
+                                     address=client_address(request))
         return self.get_response(request, *args, **kwargs)
 
 

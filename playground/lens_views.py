@@ -23,14 +23,15 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from core import policy
 
+from .attention_views import ERROR_STATUS as ATTENTION_STATUS
 from .attention_views import MAX_TEXT_CHARS, SourceError, _int, run_source, visible_run
 from .client import ask_worker, error_text, lens_request
 from .models import ModelEntry, ModelKind
 from .selectors import causal_models_usable_by, model_usable_by
 
 WORKER_TIMEOUT = 30.0  # seconds to wait for a model worker's answer
-ERROR_STATUS = {"forbidden": 403, "not_found": 404, "no_worker": 503, "model_not_available": 503, "internal": 500,
-                "lens_endpoint": 409, "lens_not_causal": 409}
+# The attention view's answers, plus the layer view's own refusals.
+ERROR_STATUS = {**ATTENTION_STATUS, "internal": 500, "lens_endpoint": 409, "lens_not_causal": 409}
 # A first visit opens on the lesson 3 example, following " Paris".
 EXAMPLE = {"text": "The capital of France is", "token": " Paris"}
 # Lesson 2's switch-off experiments (courseapp/content/.../02-transformer-attention): same text, same token.

@@ -309,11 +309,15 @@ def run_fail(*, run_id: int, code: str, message: str = "", unclaimed_only: bool 
     return failed
 
 
+def _stop_unclaimed(runs) -> int:
+    """End the runs no worker has claimed yet as STOPPED; no worker will claim them after."""
+    return runs.filter(status=RunStatus.RUNNING, worker_id="").update(
+        status=RunStatus.STOPPED, finish_reason="stopped", finished_at=timezone.now())
+
+
 def run_cancel_unclaimed(*, run_id: int) -> bool:
-    """The employee left before any worker took the run: it ends STOPPED, and no worker
-    will claim it."""
-    return bool(PlaygroundRun.objects.filter(pk=run_id, status=RunStatus.RUNNING, worker_id="").update(
-        status=RunStatus.STOPPED, finish_reason="stopped", finished_at=timezone.now()))
+    """The employee left before any worker took the run."""
+    return bool(_stop_unclaimed(PlaygroundRun.objects.filter(pk=run_id)))
 
 
 def runs_stop_for_user(*, user_id: int) -> int:
@@ -326,8 +330,7 @@ def runs_stop_for_user(*, user_id: int) -> int:
 
     from .client import user_group
 
-    stopped = PlaygroundRun.objects.filter(user_id=user_id, status=RunStatus.RUNNING, worker_id="").update(
-        status=RunStatus.STOPPED, finish_reason="stopped", finished_at=timezone.now())
+    stopped = _stop_unclaimed(PlaygroundRun.objects.filter(user_id=user_id))
     async_to_sync(get_channel_layer().group_send)(user_group(user_id), {"type": "user.deactivated"})
     return stopped
 

@@ -19,7 +19,7 @@ from django.utils import timezone
 from audit.services import SYSTEM, Origin, audit_record
 
 from .ml import datasets as ds
-from .models import Dataset, FineTuneJob, JobLog, JobStatus, Quota
+from .models import ACTIVE, Dataset, FineTuneJob, JobLog, JobStatus, Quota
 from .params import base_model, params_build
 from .selectors import base_model_path, dataset_limits, quota_use
 
@@ -197,8 +197,6 @@ def job_cancel(*, job_id: int) -> FineTuneJob:
 def jobs_cancel_for_user(*, user_id: int) -> int:
     """Cancel every queued or running fine-tune of one person (a deactivation), through
     job_cancel; returns how many."""
-    from .models import ACTIVE
-
     cancelled = 0
     for job_id in FineTuneJob.objects.filter(user_id=user_id, status__in=ACTIVE).values_list("pk", flat=True):
         try:
